@@ -1,0 +1,29 @@
+"""Sample a trained run: python -m experiments.sample --workdir=DIR --num=N --out=FILE.png|FILE.npz [--seed=S]."""
+import jax
+from absl import flags
+
+from jgan import cli
+from jgan.errors import UserError
+from jgan.sampling import load, write_samples
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory written by a training experiment.")
+_NUM = flags.DEFINE_integer("num", 64, "Number of samples.")
+_OUT = flags.DEFINE_string("out", "samples.png", "Output: .png grid or .npz with `images` uint8 (N, H, W, C).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the latent draws.")
+_STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
+
+
+def main(argv):
+  del argv
+  if not _WORKDIR.value:
+    raise UserError("--workdir is required")
+  if not (_OUT.value.lower().endswith(".png") or _OUT.value.lower().endswith(".npz")):
+    raise UserError(f"--out={_OUT.value}: give a file name ending in .png or .npz")
+  sampler = load(_WORKDIR.value, _STEP.value)
+  samples = sampler.sample(jax.random.key(_SEED.value), _NUM.value)
+  write_samples(samples, _OUT.value)
+  print(f"wrote {len(samples)} samples from step {sampler.step} to {_OUT.value}")
+
+
+if __name__ == "__main__":
+  cli.run(main)

@@ -1,0 +1,49 @@
+"""Shared plumbing of the `python -m experiments.*` entry points.
+
+`run(main)` runs an absl main so that a user's mistake (a bad flag, an unknown
+config field, a missing folder, ...) prints one line `error: ...` and exits
+with status 2, never a traceback; Ctrl-C after a checkpoint exits with 130.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from absl import app, flags, logging
+
+from jgan.errors import UserError
+
+
+def _parse_flags(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    # absl's message for an unknown --config.x names the field; keep its first line.
+    message = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+  except (ValueError, KeyError, AttributeError, TypeError) as e:
+    # ml_collections' config_flags raise these while loading/overriding a config.
+    print(f"error: bad --config: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}",
+          file=sys.stderr)
+    sys.exit(2)
+
+
+def run(main: Callable) -> None:
+  from jgan.train.loop import Interrupted
+
+  def wrapped(argv):
+    # orbax and tfds log every file operation at INFO; keep the console for progress lines.
+    logging.set_verbosity(logging.WARNING)
+    try:
+      return main(argv)
+    except UserError as e:
+      print(f"error: {e}", file=sys.stderr)
+      sys.exit(2)
+    except Interrupted as e:
+      print(str(e), file=sys.stderr)
+      sys.exit(130)
+    except KeyboardInterrupt:
+      print("aborted without saving", file=sys.stderr)
+      sys.exit(130)
+  app.run(wrapped, flags_parser=_parse_flags)

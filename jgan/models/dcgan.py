@@ -1,0 +1,93 @@
+"""DCGAN generator and discriminator (Radford, Metz & Chintala 2016, arXiv:1511.06434).
+
+Both work at any square resolution R = s * 2**k with a start size s in 4..7 and
+k >= 1 upsamplings: every power of two from 16 to 256 (s = 4), and 28 for MNIST
+(s = 7, 7 -> 14 -> 28) without resizing the digits. Channel counts follow the
+paper's pattern, `width * 2**i` capped at `width * max_mult`: at 64x64 with
+width 64 this is exactly the pytorch/examples model (512-256-128-64).
+
+Inputs and outputs: the generator maps z (B, latent_dim) to images
+(B, R, R, channels) in [-1, 1]; the discriminator maps images to logits (B,).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jgan.models.layers import UpConv, dcgan_init
+
+
+def start_size(resolution: int) -> tuple[int, int]:
+  """(s, k) with resolution = s * 2**k, s in 4..7, k >= 1; ValueError otherwise."""
+  size, k = resolution, 0
+  while size > 7 and size % 2 == 0:
+    size //= 2
+    k += 1
+  if size < 4 or size > 7 or k < 1:
+    raise ValueError(
+        f"DCGAN resolution {resolution} is not s*2^k with s in 4..7 "
+        "(use a power of two from 16 to 256, or 28)")
+  return size, k
+
+
+def _channels(width: int, level: int, max_mult: int) -> int:
+  return width * min(2 ** level, max_mult)
+
+
+def _batch_norm(train: bool, dtype) -> nn.BatchNorm:
+  # DCGAN init for BN: scale ~ N(1, 0.02), bias 0 (as pytorch/examples' weights_init).
+  return nn.BatchNorm(
+      use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
+      scale_init=lambda key, shape, dtype=jnp.float32: 1.0 + 0.02 * jax.random.normal(key, shape, dtype))
+
+
+class DCGANGenerator(nn.Module):
+  """z (B, latent_dim) -> images (B, R, R, channels) in [-1, 1]."""
+  resolution: int = 64
+  channels: int = 3
+  width: int = 64
+  max_mult: int = 8
+  dtype: Any = None  # computation dtype; parameters are always float32
+
+  @nn.compact
+  def __call__(self, z: jax.Array, train: bool = True) -> jax.Array:
+    size, k = start_size(self.resolution)
+    x = z.astype(self.dtype or z.dtype)
+    # The paper's first "project and reshape" layer (a 1x1 -> 4x4 transposed conv in
+    # pytorch/examples) is exactly a dense layer to s*s*C units.
+    c = _channels(self.width, k - 1, self.max_mult)
+    x = nn.Dense(size * size * c, use_bias=False, kernel_init=dcgan_init, dtype=self.dtype)(x)
+    x = x.reshape(z.shape[0], size, size, c)
+    x = nn.relu(_batch_norm(train, self.dtype)(x))
+    for level in reversed(range(k - 1)):
+      x = UpConv(_channels(self.width, level, self.max_mult), use_bias=False, dtype=self.dtype)(x)
+      x = nn.relu(_batch_norm(train, self.dtype)(x))
+    x = UpConv(self.channels, use_bias=True, dtype=self.dtype)(x)
+    return jnp.tanh(x.astype(jnp.float32))
+
+
+class DCGANDiscriminator(nn.Module):
+  """images (B, R, R, C) -> logits (B,). No BatchNorm on the first layer (paper, sec. 3)."""
+  resolution: int = 64
+  width: int = 64
+  max_mult: int = 8
+  use_batch_norm: bool = True  # WGAN-GP and friends turn this off
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = True) -> jax.Array:
+    _, k = start_size(self.resolution)
+    x = x.astype(self.dtype or x.dtype)
+    for level in range(k):
+      x = nn.Conv(_channels(self.width, level, self.max_mult), (4, 4), strides=(2, 2),
+                  padding=((1, 1), (1, 1)), use_bias=level == 0 or not self.use_batch_norm,
+                  kernel_init=dcgan_init, dtype=self.dtype)(x)
+      if level > 0 and self.use_batch_norm:
+        x = _batch_norm(train, self.dtype)(x)
+      x = nn.leaky_relu(x, 0.2)
+    x = x.reshape(x.shape[0], -1)
+    logits = nn.Dense(1, kernel_init=dcgan_init, dtype=self.dtype)(x)
+    return logits[:, 0].astype(jnp.float32)

@@ -1,0 +1,92 @@
+"""Layers shared by the jgan models.
+
+`UpConv` is the DCGAN transposed convolution (kernel 4, stride 2, padding 1 in
+PyTorch terms: H -> 2H). It is written as the linear adjoint of a strided
+convolution with a hand-written VJP, because XLA:CPU lowers the kernel gradient
+of `flax.linen.ConvTranspose` to a slow lhs-dilated convolution; here every
+gradient is a plain (strided) convolution. Measured on a 2-core CPU, one DCGAN
+28x28 step at batch 64: 0.40 s with `nn.ConvTranspose`, 0.18 s with `UpConv`.
+On GPUs both forms lower to cuDNN and the difference vanishes.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+# DCGAN paper (Radford et al. 2016, sec. 4): all weights from N(0, 0.02).
+dcgan_init = nn.initializers.normal(stddev=0.02)
+
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+
+
+def _strided_conv(y: jax.Array, kernel: jax.Array, stride: int, padding: int) -> jax.Array:
+  """Plain strided convolution (B, sH, sW, Cout) -> (B, H, W, Cin); kernel (k, k, Cout, Cin)."""
+  return lax.conv_general_dilated(
+      y, kernel, window_strides=(stride, stride),
+      padding=((padding, padding), (padding, padding)),
+      dimension_numbers=_DIMENSIONS)
+
+
+def _upsampled_shape(x_shape, kernel_shape, stride: int, padding: int):
+  batch, height, width, _ = x_shape
+  k = kernel_shape[0]
+  # Inverts the strided conv's output size: out = (in + 2p - k) // s + 1.
+  out_h = (height - 1) * stride + k - 2 * padding
+  out_w = (width - 1) * stride + k - 2 * padding
+  return (batch, out_h, out_w, kernel_shape[2])
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv_transpose(x: jax.Array, kernel: jax.Array, stride: int = 2, padding: int = 1) -> jax.Array:
+  """Transposed convolution: the adjoint of `_strided_conv(., kernel)`.
+
+  Args:
+    x: (B, H, W, Cin).
+    kernel: (k, k, Cout, Cin), the kernel of the strided conv this is the adjoint of.
+    stride, padding: of that strided conv (PyTorch ConvTranspose2d semantics).
+  Returns:
+    (B, (H-1)*stride + k - 2*padding, ..., Cout); with k=4, s=2, p=1: (B, 2H, 2W, Cout).
+  """
+  out_shape = _upsampled_shape(x.shape, kernel.shape, stride, padding)
+  zeros = jnp.zeros(out_shape, x.dtype)
+  _, adjoint = jax.vjp(lambda y: _strided_conv(y, kernel, stride, padding), zeros)
+  return adjoint(x)[0]
+
+
+def _conv_transpose_fwd(x, kernel, stride, padding):
+  return conv_transpose(x, kernel, stride, padding), (x, kernel)
+
+
+def _conv_transpose_bwd(stride, padding, residuals, grad_out):
+  x, kernel = residuals
+  # y = C^T x  =>  dx = C dy (a strided conv), and since <dy, C_W^T x> = <C_W dy, x>,
+  # dW is the kernel gradient of the strided conv applied to dy with cotangent x.
+  grad_x = _strided_conv(grad_out, kernel, stride, padding)
+  _, kernel_vjp = jax.vjp(lambda w: _strided_conv(grad_out, w, stride, padding), kernel)
+  (grad_kernel,) = kernel_vjp(x)
+  return grad_x, grad_kernel
+
+
+conv_transpose.defvjp(_conv_transpose_fwd, _conv_transpose_bwd)
+
+
+class UpConv(nn.Module):
+  """Doubles the resolution: (B, H, W, Cin) -> (B, 2H, 2W, features)."""
+  features: int
+  use_bias: bool = True
+  kernel_init: Callable[..., Any] = dcgan_init
+  dtype: Any = None  # computation dtype (e.g. bfloat16); params stay float32.
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", self.kernel_init, (4, 4, self.features, x.shape[-1]))
+    dtype = self.dtype or x.dtype
+    y = conv_transpose(x.astype(dtype), kernel.astype(dtype), 2, 1)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(dtype)
+    return y

@@ -1,0 +1,92 @@
+"""Sampling from a trained run.
+
+    sampler = jgan.sampling.load("runs/dcgan")          # newest checkpoint
+    images = sampler.sample(jax.random.key(0), 64)     # uint8 (64, H, W, C)
+    x = sampler.generate(z)                            # float (B, H, W, C) in [-1, 1]
+
+Samples use G in inference mode (BatchNorm running statistics) and the EMA
+weights when the run kept them.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jgan import images as image_lib, sharding, workdir as workdir_lib
+from jgan.build import make_gan
+from jgan.checkpoint import Checkpointer, abstract_like
+from jgan.errors import UserError
+from jgan.train.run import element_shape, init_state
+
+
+class Sampler:
+  def __init__(self, workdir: str, step: int | None = None):
+    self.workdir = workdir
+    self.config = workdir_lib.load_config(workdir)
+    self.element_shape = element_shape(self.config.data)
+    self.gan = make_gan(self.config, self.element_shape)
+    state_sharding = sharding.replicated(sharding.make_mesh(1))
+    abstract = abstract_like(
+        jax.eval_shape(lambda: init_state(self.gan, self.config.seed, self.element_shape, state_sharding)),
+        state_sharding)
+    directory = os.path.join(workdir, "checkpoints")
+    checkpointer = Checkpointer(directory, keep=10**9, use_async=False) if os.path.isdir(directory) else None
+    try:
+      if checkpointer is None or not checkpointer.steps():
+        raise UserError(f"{workdir} holds no checkpoint yet: train first (python -m experiments.dcgan --workdir={workdir})")
+      if step is None:
+        self.state = checkpointer.restore_latest(abstract)
+      elif step not in checkpointer.steps():
+        raise UserError(f"{workdir} has no checkpoint at step {step} (it has {checkpointer.steps()})")
+      else:
+        self.state = checkpointer.restore(step, abstract)
+    finally:
+      if checkpointer is not None:
+        checkpointer.close()
+    self.step = int(self.state.step)
+    self._generate = jax.jit(lambda state, z: self.gan.generate(state, z)[0])
+
+  @property
+  def latent_dim(self) -> int:
+    return self.gan.latent_dim
+
+  def generate(self, z: jax.Array) -> jax.Array:
+    """z (B, latent_dim) -> float samples (B, ...) in [-1, 1] (points for toy data)."""
+    return self._generate(self.state, jnp.asarray(z, jnp.float32))
+
+  def sample(self, key: jax.Array, num: int, batch_size: int = 256) -> np.ndarray:
+    """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points."""
+    if num < 1:
+      raise UserError(f"--num={num} must be positive")
+    z = self.gan.latents(key, num)
+    parts = [np.asarray(self.generate(z[i:i + batch_size])) for i in range(0, num, batch_size)]
+    out = np.concatenate(parts)
+    return out if len(self.element_shape) == 1 else image_lib.to_uint8(out)
+
+
+def load(workdir: str, step: int | None = None) -> Sampler:
+  return Sampler(workdir, step)
+
+
+def write_samples(samples: np.ndarray, out: str) -> None:
+  """`.png`: a grid (or a scatter plot for points); `.npz`: `images` uint8 (N, H, W, C) or `points`."""
+  lower = out.lower()
+  if lower.endswith(".png"):
+    if samples.ndim == 2:
+      grid = image_lib.render_points(samples)
+    else:
+      grid = image_lib.make_grid(samples)
+    image_lib.save_png(out, grid)
+  elif lower.endswith(".npz"):
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    tmp = out + ".tmp.npz"
+    if samples.ndim == 2:
+      np.savez(tmp, points=samples)
+    else:
+      np.savez(tmp, images=samples)
+    os.replace(tmp, out)
+  else:
+    raise UserError(f"--out={out}: give a file name ending in .png or .npz")

@@ -1,0 +1,32 @@
+"""The device mesh for data parallelism (jit over a Mesh with NamedSharding).
+
+One axis, "data": each device holds a slice of the global batch and a full
+replica of the state. This is the modern form of pmap: the same program runs
+unchanged on 1 CPU, 8 GPUs or a TPU slice, and multi-host runs simply see more
+devices after `jax.distributed.initialize()`.
+"""
+from __future__ import annotations
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from jgan.errors import UserError
+
+
+def make_mesh(num_devices: int = 0) -> Mesh:
+  """A 1D mesh over the first `num_devices` devices (0 = all of them)."""
+  devices = jax.devices()
+  if num_devices:
+    if num_devices > len(devices):
+      raise UserError(f"config.train.num_devices={num_devices} but only {len(devices)} devices are visible")
+    devices = devices[:num_devices]
+  return Mesh(np.array(devices), ("data",))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def batch_sharded(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, P("data"))

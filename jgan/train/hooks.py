@@ -1,0 +1,120 @@
+"""Things the training loop does every N steps: logging, samples, checkpoints.
+
+A hook is any object with `every_steps` and `__call__(step, state, metrics)`;
+the loop calls it after step `step` (counted from 1) when `step` is a multiple
+of `every_steps` and after the last step. `close()` runs once at the end.
+Adding a capability (evaluation, EMA snapshots, ...) means adding a hook, not
+editing the loop.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from jgan import images as image_lib
+
+
+class Hook:
+  every_steps: int = 1
+
+  def due(self, step: int, last_step: int) -> bool:
+    return step % self.every_steps == 0 or step == last_step
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    raise NotImplementedError
+
+  def close(self) -> None:
+    pass
+
+
+def _format_duration(seconds: float) -> str:
+  seconds = int(max(0, seconds))
+  hours, rest = divmod(seconds, 3600)
+  minutes, secs = divmod(rest, 60)
+  return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class MetricsLogger(Hook):
+  """Appends metrics to workdir/metrics.jsonl and TensorBoard, prints a progress line.
+
+  images/s counts real images consumed per second of wall time since the last
+  log line (input pipeline and every update included).
+  """
+
+  def __init__(self, every_steps: int, num_steps: int, images_per_step: int, jsonl_path: str,
+               writer=None, print_fn: Callable[[str], None] = lambda s: print(s, flush=True)):
+    self.every_steps = every_steps
+    self.num_steps = num_steps
+    self.images_per_step = images_per_step
+    self.jsonl_path = jsonl_path
+    self.writer = writer
+    self.print_fn = print_fn
+    self._last_time = None
+    self._last_step = None
+
+  def start(self, step: int) -> None:
+    self._last_time, self._last_step = time.perf_counter(), step
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    values = {k: float(v) for k, v in jax.device_get(metrics).items()}  # waits for the step
+    now = time.perf_counter()
+    if self._last_time is None:
+      self.start(step - 1)
+    elapsed = max(now - self._last_time, 1e-9)
+    steps_done = step - self._last_step
+    steps_per_s = steps_done / elapsed
+    values["images_per_s"] = steps_per_s * self.images_per_step
+    self._last_time, self._last_step = now, step
+    record = {"step": step, **values}
+    with open(self.jsonl_path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    if self.writer is not None:
+      for name, value in values.items():
+        self.writer.add_scalar(name, value, step)
+    eta = (self.num_steps - step) / steps_per_s if steps_per_s > 0 else 0
+    shown = " ".join(f"{k}={values[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in values)
+    self.print_fn(f"step {step}/{self.num_steps} {shown} {values['images_per_s']:.0f} img/s "
+                  f"ETA {_format_duration(eta)}")
+
+
+class SampleWriter(Hook):
+  """Writes a PNG grid (and a TensorBoard image) of G's samples from a fixed latent batch.
+
+  `sample_fn(state) -> float array in [-1, 1]`, (N, H, W, C) images or (N, 2) points.
+  Files: samples/step_000500.png and samples/latest.png.
+  """
+
+  def __init__(self, every_steps: int, sample_fn: Callable[[Any], Any], directory: str,
+               writer=None, reference_points: np.ndarray | None = None):
+    self.every_steps = every_steps
+    self.sample_fn = sample_fn
+    self.directory = directory
+    self.writer = writer
+    self.reference_points = reference_points
+
+  def render(self, state: Any) -> np.ndarray:
+    samples = np.asarray(jax.device_get(self.sample_fn(state)))
+    if samples.ndim == 2:  # toy 2D points
+      return image_lib.render_points(samples, self.reference_points)
+    return image_lib.make_grid(image_lib.to_uint8(samples))
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    grid = self.render(state)
+    image_lib.save_png(os.path.join(self.directory, f"step_{step:07d}.png"), grid)
+    image_lib.save_png(os.path.join(self.directory, "latest.png"), grid)
+    if self.writer is not None:
+      self.writer.add_image("samples", grid, step, dataformats="HWC")
+
+
+class CheckpointHook(Hook):
+  def __init__(self, every_steps: int, checkpointer):
+    self.every_steps = every_steps
+    self.checkpointer = checkpointer
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    self.checkpointer.save(step, state)

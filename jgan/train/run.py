@@ -1,0 +1,110 @@
+"""Assembles a GAN training run from a config and runs it in a workdir.
+
+`train(config, workdir)` is the library function behind `python -m
+experiments.dcgan` (and the other experiments): it opens the data, builds the
+GAN, restores the newest checkpoint of `workdir` if any, and runs the loop with
+the standard hooks. Rerunning the same command resumes where it stopped and
+produces exactly the parameters an uninterrupted run would.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from jgan import rng, sharding, workdir as workdir_lib
+from jgan.build import make_gan, validate
+from jgan.checkpoint import Checkpointer, abstract_like
+from jgan.data import toy
+from jgan.data.pipeline import make_feeder
+from jgan.data.sources import open_source
+from jgan.gan import GAN
+from jgan.train import hooks as hooks_lib
+from jgan.train.loop import run_loop
+
+
+def element_shape(data_config) -> tuple[int, ...]:
+  """Shape of one example: (R, R, C) images, or (2,) for the toy 2D sets."""
+  if data_config.source in toy.TOY_DATASETS:
+    return (2,)
+  return (data_config.resolution, data_config.resolution, data_config.channels)
+
+
+def make_step_fn(gan: GAN, feeder, state_sharding) -> Callable:
+  """jit((state, feed) -> (state, metrics)), state donated; the step's batch and key derive from state.step."""
+
+  def step_fn(state, feed):
+    batch = feeder.make_batch(feed, state.step, state.root_key)
+    return gan.train_step(state, batch, rng.step_key(state.root_key, state.step))
+  return jax.jit(step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
+
+
+def init_state(gan: GAN, seed: int, shape: Sequence[int], state_sharding):
+  example = jnp.zeros((1, *shape), jnp.float32)
+  return jax.jit(lambda: gan.init(jax.random.key(seed), example), out_shardings=state_sharding)()
+
+
+def make_sample_fn(gan: GAN, seed: int, num: int) -> Callable[[Any], jax.Array]:
+  """state -> G's samples (eval mode) from a latent batch fixed by the seed."""
+  z = gan.latents(rng.named(jax.random.key(seed), "samples"), num)
+  generate = jax.jit(lambda state: gan.generate(state, z)[0])
+  return generate
+
+
+def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> Any:
+  """Trains the GAN described by `config` in `workdir`; returns the final state."""
+  validate(config)
+  workdir_lib.prepare(workdir, config)
+  mesh = sharding.make_mesh(config.train.num_devices)
+  state_sharding = sharding.replicated(mesh)
+  source = open_source(config.data, seed=config.seed)
+  shape = element_shape(config.data)
+  gan = make_gan(config, shape)
+  feeder = make_feeder(source, config.data, config.train.batch_size * gan.batch_multiple, mesh, config.seed)
+
+  log = config.log
+  checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=log.keep_checkpoints)
+  abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed, shape, state_sharding)),
+                           state_sharding)
+  state = checkpointer.restore_latest(abstract)
+  if state is None:
+    state = init_state(gan, config.seed, shape, state_sharding)
+  start = int(state.step)
+  workdir_lib.truncate_metrics(workdir, start)
+  num_steps = config.train.num_steps
+  if start >= num_steps:
+    print(f"{workdir} already holds step {start} >= num_steps={num_steps}; nothing to do", flush=True)
+    checkpointer.close()
+    feeder.close()
+    return state
+  print(f"training {config.model.name} on {source.name} ({source.length} examples) from step {start} "
+        f"to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
+
+  writer = None
+  if log.tensorboard:
+    from tensorboardX import SummaryWriter
+    writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
+  reference = None
+  if shape == (2,):
+    reference = toy.toy_modes(config.data.source)[0]
+  hooks = [
+      hooks_lib.MetricsLogger(log.every_steps, num_steps, config.train.batch_size * gan.batch_multiple,
+                              os.path.join(workdir, workdir_lib.METRICS_FILE), writer),
+      hooks_lib.SampleWriter(log.sample_every_steps, make_sample_fn(gan, config.seed, log.num_samples),
+                             os.path.join(workdir, "samples"), writer, reference_points=reference),
+      hooks_lib.CheckpointHook(log.checkpoint_every_steps, checkpointer),
+      *extra_hooks,
+  ]
+  step_fn = make_step_fn(gan, feeder, state_sharding)
+  try:
+    state = run_loop(state, step_fn, feeder.next_feed, start, num_steps, hooks, save=checkpointer.save)
+  finally:
+    checkpointer.close()  # waits for the last async save
+    feeder.close()
+    for hook in hooks:
+      hook.close()
+    if writer is not None:
+      writer.close()
+  return state
