@@ -49,6 +49,14 @@ def _mlp(model_config, element_shape, dtype):
 
 MODELS: dict[str, Callable] = {"dcgan": _dcgan, "mlp": _mlp}
 
+# config.task -> fn(config, element_shape) -> a task object with
+#   batch_multiple: int                     real examples per step / config.train.batch_size
+#   init(root_key, example_x) -> state      example_x: (1, *element_shape) float32
+#   train_step(state, batch, key) -> (state, metrics)     pure; jitted by the loop
+#   preview(state, key, batch) -> float (N, ...) in [-1, 1]   what the sample grid shows
+# The GAN families and the image-repair tasks register here; the loop serves them all.
+TASKS: dict[str, Callable] = {}
+
 
 def _positive(value, name: str, integer: bool = False):
   if integer and (not isinstance(value, int) or isinstance(value, bool)):
@@ -84,7 +92,6 @@ def validate(config) -> None:
 
 def make_gan(config, element_shape) -> GAN:
   """The GAN described by `config` for data examples of shape `element_shape`."""
-  validate(config)
   t, m = config.train, config.model
   generator, discriminator = MODELS[m.name](m, tuple(element_shape), _dtype(m.dtype))
   d_loss, g_loss = losses.get_losses(t.loss)
@@ -93,3 +100,15 @@ def make_gan(config, element_shape) -> GAN:
       g_optimizer=optax.adam(t.g_lr, b1=t.b1, b2=t.b2),
       d_optimizer=optax.adam(t.d_lr, b1=t.b1, b2=t.b2),
       d_loss=d_loss, g_loss=g_loss, n_critic=t.n_critic, label_smoothing=t.label_smoothing)
+
+
+TASKS["gan"] = make_gan
+
+
+def make_task(config, element_shape):
+  """The task object named by `config.task` (default "gan"), after validating the config."""
+  validate(config)
+  name = config.get("task", "gan")
+  if name not in TASKS:
+    raise UserError(f"config.task={name!r}: choose one of {', '.join(sorted(TASKS))}")
+  return TASKS[name](config, tuple(element_shape))

@@ -113,6 +113,10 @@ class GAN:
     params = state.ema_params.get("g", state.params["g"]) if not train else state.params["g"]
     return apply_net(self.generator, params, state.batch_stats["g"], z, train=train)
 
+  def preview(self, state: GANState, key: jax.Array, batch: dict) -> jax.Array:
+    """Samples for the progress grid: one per row of `batch` (only its size is used)."""
+    return self.generate(state, self.latents(key, batch["x"].shape[0]))[0]
+
   def _d_update(self, state: GANState, real: jax.Array, key: jax.Array):
     z = self.latents(rng.named(key, "d_latent"), real.shape[0])
     fake, g_stats = apply_net(self.generator, state.params["g"], state.batch_stats["g"], z, train=True)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgan import images as image_lib, sharding, workdir as workdir_lib
-from jgan.build import make_gan
+from jgan.build import make_task
 from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.errors import UserError
 from jgan.train.run import element_shape, init_state
@@ -27,7 +27,7 @@ class Sampler:
     self.workdir = workdir
     self.config = workdir_lib.load_config(workdir)
     self.element_shape = element_shape(self.config.data)
-    self.gan = make_gan(self.config, self.element_shape)
+    self.gan = make_task(self.config, self.element_shape)
     state_sharding = sharding.replicated(sharding.make_mesh(1))
     abstract = abstract_like(
         jax.eval_shape(lambda: init_state(self.gan, self.config.seed, self.element_shape, state_sharding)),

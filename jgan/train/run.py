@@ -13,14 +13,14 @@ from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jgan import rng, sharding, workdir as workdir_lib
-from jgan.build import make_gan, validate
+from jgan.build import make_task
 from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.data import toy
-from jgan.data.pipeline import make_feeder
+from jgan.data.pipeline import make_feeder, scale_images
 from jgan.data.sources import open_source
-from jgan.gan import GAN
 from jgan.train import hooks as hooks_lib
 from jgan.train.loop import run_loop
 
@@ -32,45 +32,50 @@ def element_shape(data_config) -> tuple[int, ...]:
   return (data_config.resolution, data_config.resolution, data_config.channels)
 
 
-def make_step_fn(gan: GAN, feeder, state_sharding) -> Callable:
+def make_step_fn(task, feeder, state_sharding) -> Callable:
   """jit((state, feed) -> (state, metrics)), state donated; the step's batch and key derive from state.step."""
 
   def step_fn(state, feed):
     batch = feeder.make_batch(feed, state.step, state.root_key)
-    return gan.train_step(state, batch, rng.step_key(state.root_key, state.step))
+    return task.train_step(state, batch, rng.step_key(state.root_key, state.step))
   return jax.jit(step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
 
 
-def init_state(gan: GAN, seed: int, shape: Sequence[int], state_sharding):
+def init_state(task, seed: int, shape: Sequence[int], state_sharding):
   example = jnp.zeros((1, *shape), jnp.float32)
-  return jax.jit(lambda: gan.init(jax.random.key(seed), example), out_shardings=state_sharding)()
+  return jax.jit(lambda: task.init(jax.random.key(seed), example), out_shardings=state_sharding)()
 
 
-def make_sample_fn(gan: GAN, seed: int, num: int) -> Callable[[Any], jax.Array]:
-  """state -> G's samples (eval mode) from a latent batch fixed by the seed."""
-  z = gan.latents(rng.named(jax.random.key(seed), "samples"), num)
-  generate = jax.jit(lambda state: gan.generate(state, z)[0])
-  return generate
+def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Array]:
+  """state -> what the sample grid shows, from a key and a real batch both fixed by the seed.
+
+  The real batch is the source's first `num` examples (image-repair tasks show them
+  repaired; GANs only use its size).
+  """
+  records = source.read(np.arange(min(num, source.length)))
+  batch = {"x": scale_images(jnp.asarray(records["x"])), "label": jnp.asarray(records["label"])}
+  key = rng.named(jax.random.key(seed), "samples")
+  return jax.jit(lambda state: task.preview(state, key, batch))
 
 
 def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> Any:
-  """Trains the GAN described by `config` in `workdir`; returns the final state."""
-  validate(config)
+  """Trains the task described by `config` in `workdir`; returns the final state."""
+  shape = element_shape(config.data)
+  make_task(config, shape)  # a bad config fails here, before anything is written
   workdir_lib.prepare(workdir, config)
   mesh = sharding.make_mesh(config.train.num_devices)
   state_sharding = sharding.replicated(mesh)
   source = open_source(config.data, seed=config.seed)
-  shape = element_shape(config.data)
-  gan = make_gan(config, shape)
-  feeder = make_feeder(source, config.data, config.train.batch_size * gan.batch_multiple, mesh, config.seed)
+  task = make_task(config, shape)  # validates the config
+  feeder = make_feeder(source, config.data, config.train.batch_size * task.batch_multiple, mesh, config.seed)
 
   log = config.log
   checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"), keep=log.keep_checkpoints)
-  abstract = abstract_like(jax.eval_shape(lambda: init_state(gan, config.seed, shape, state_sharding)),
+  abstract = abstract_like(jax.eval_shape(lambda: init_state(task, config.seed, shape, state_sharding)),
                            state_sharding)
   state = checkpointer.restore_latest(abstract)
   if state is None:
-    state = init_state(gan, config.seed, shape, state_sharding)
+    state = init_state(task, config.seed, shape, state_sharding)
   start = int(state.step)
   workdir_lib.truncate_metrics(workdir, start)
   num_steps = config.train.num_steps
@@ -79,7 +84,7 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
     checkpointer.close()
     feeder.close()
     return state
-  print(f"training {config.model.name} on {source.name} ({source.length} examples) from step {start} "
+  print(f"training {config.get('task', 'gan')}/{config.model.name} on {source.name} ({source.length} examples) from step {start} "
         f"to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
 
   writer = None
@@ -90,14 +95,14 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
   if shape == (2,):
     reference = toy.toy_modes(config.data.source)[0]
   hooks = [
-      hooks_lib.MetricsLogger(log.every_steps, num_steps, config.train.batch_size * gan.batch_multiple,
+      hooks_lib.MetricsLogger(log.every_steps, num_steps, config.train.batch_size * task.batch_multiple,
                               os.path.join(workdir, workdir_lib.METRICS_FILE), writer),
-      hooks_lib.SampleWriter(log.sample_every_steps, make_sample_fn(gan, config.seed, log.num_samples),
+      hooks_lib.SampleWriter(log.sample_every_steps, make_preview_fn(task, config.seed, source, log.num_samples),
                              os.path.join(workdir, "samples"), writer, reference_points=reference),
       hooks_lib.CheckpointHook(log.checkpoint_every_steps, checkpointer),
       *extra_hooks,
   ]
-  step_fn = make_step_fn(gan, feeder, state_sharding)
+  step_fn = make_step_fn(task, feeder, state_sharding)
   try:
     state = run_loop(state, step_fn, feeder.next_feed, start, num_steps, hooks, save=checkpointer.save)
   finally:
