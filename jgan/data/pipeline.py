@@ -72,8 +72,8 @@ class DeviceFeeder(_Feeder):
     replicated = NamedSharding(mesh, P())
     self.arrays = jax.device_put({"x": arrays["x"], "label": arrays["label"].astype(np.int32)}, replicated)
 
-  def next_feed(self, step: int) -> Any:
-    del step
+  def next_feed(self, step: int, count: int = 1) -> Any:
+    del step, count
     return self.arrays
 
   def make_batch(self, arrays: Any, step: jax.Array, root_key: jax.Array) -> dict:
@@ -135,7 +135,11 @@ class HostFeeder(_Feeder):
         return
       step += 1
 
-  def next_feed(self, step: int) -> Any:
+  def next_feed(self, step: int, count: int = 1) -> Any:
+    """The batch of `step`; with count > 1, batches of steps step..step+count-1 stacked on a new axis 0."""
+    if count > 1:
+      batches = [self.next_feed(step + i) for i in range(count)]
+      return jax.tree.map(lambda *xs: jnp.stack(xs), *batches)
     if self._thread is None or self._next_step != step:
       self.close()
       self._stop = threading.Event()

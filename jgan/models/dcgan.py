@@ -1,8 +1,8 @@
 """DCGAN generator and discriminator (Radford, Metz & Chintala 2016, arXiv:1511.06434).
 
-Both work at any square resolution R = s * 2**k with a start size s in 4..7 and
-k >= 1 upsamplings: every power of two from 16 to 256 (s = 4), and 28 for MNIST
-(s = 7, 7 -> 14 -> 28) without resizing the digits. Channel counts follow the
+Both work at any square resolution R = s * 2**k from 16 to 512 with a start size
+s in 4..7: every power of two (s = 4), and 28 for MNIST (s = 7, 7 -> 14 -> 28)
+without resizing the digits. Channel counts follow the
 paper's pattern, `width * 2**i` capped at `width * max_mult`: at 64x64 with
 width 64 this is exactly the pytorch/examples model (512-256-128-64).
 
@@ -21,7 +21,9 @@ from jgan.models.layers import UpConv, dcgan_init
 
 
 def start_size(resolution: int) -> tuple[int, int]:
-  """(s, k) with resolution = s * 2**k, s in 4..7, k >= 1; ValueError otherwise."""
+  """(s, k) with resolution = s * 2**k, s in 4..7, 16 <= resolution <= 512; ValueError otherwise."""
+  if not 16 <= resolution <= 512:
+    raise ValueError(f"DCGAN resolution {resolution} is outside 16..512")
   size, k = resolution, 0
   while size > 7 and size % 2 == 0:
     size //= 2
@@ -65,7 +67,9 @@ class DCGANGenerator(nn.Module):
     for level in reversed(range(k - 1)):
       x = UpConv(_channels(self.width, level, self.max_mult), use_bias=False, dtype=self.dtype)(x)
       x = nn.relu(_batch_norm(train, self.dtype)(x))
-    x = UpConv(self.channels, use_bias=True, dtype=self.dtype)(x)
+    # No biases anywhere, as in pytorch/examples: BatchNorm follows every hidden layer
+    # and the output layer's bias would only shift tanh's input.
+    x = UpConv(self.channels, use_bias=False, dtype=self.dtype)(x)
     return jnp.tanh(x.astype(jnp.float32))
 
 
@@ -83,11 +87,12 @@ class DCGANDiscriminator(nn.Module):
     x = x.astype(self.dtype or x.dtype)
     for level in range(k):
       x = nn.Conv(_channels(self.width, level, self.max_mult), (4, 4), strides=(2, 2),
-                  padding=((1, 1), (1, 1)), use_bias=level == 0 or not self.use_batch_norm,
+                  padding=((1, 1), (1, 1)), use_bias=not self.use_batch_norm,
                   kernel_init=dcgan_init, dtype=self.dtype)(x)
       if level > 0 and self.use_batch_norm:
         x = _batch_norm(train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     x = x.reshape(x.shape[0], -1)
-    logits = nn.Dense(1, kernel_init=dcgan_init, dtype=self.dtype)(x)
+    # The paper's last layer is a 4x4 'valid' conv to one channel: a dense layer on the flattened map.
+    logits = nn.Dense(1, use_bias=not self.use_batch_norm, kernel_init=dcgan_init, dtype=self.dtype)(x)
     return logits[:, 0].astype(jnp.float32)

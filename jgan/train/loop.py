@@ -50,13 +50,13 @@ class _StopRequest:
 
 def run_loop(state: Any, step_fn: Callable[[Any, Any], tuple[Any, dict]], next_feed: Callable[[int], Any],
              start: int, num_steps: int, hooks: Sequence[Hook],
-             save: Callable[[int, Any], None] | None = None) -> Any:
-  """Runs steps start+1 .. num_steps; returns the final state.
+             save: Callable[[int, Any], None] | None = None, steps_per_call: int = 1) -> Any:
+  """Runs steps start+1 .. num_steps, `steps_per_call` per call of `step_fn`; returns the final state.
 
   Args:
     state: the training state at step `start`.
     step_fn: jitted (state, feed) -> (state, metrics), with the state donated.
-    next_feed: step -> the step's input (a batch, or the on-device dataset).
+    next_feed: step -> the input of the call starting at `step` (batches, or the on-device dataset).
     hooks: called after each step where due.
     save: (step, state) -> None, used to checkpoint on interruption.
   """
@@ -64,9 +64,9 @@ def run_loop(state: Any, step_fn: Callable[[Any, Any], tuple[Any, dict]], next_f
     if hasattr(hook, "start"):
       hook.start(start)
   with _StopRequest() as stop:
-    for step in range(start, num_steps):
+    for step in range(start, num_steps, steps_per_call):
       state, metrics = step_fn(state, next_feed(step))
-      done = step + 1
+      done = step + steps_per_call
       for hook in hooks:
         if hook.due(done, num_steps):
           hook(done, state, metrics)

@@ -32,12 +32,27 @@ def element_shape(data_config) -> tuple[int, ...]:
   return (data_config.resolution, data_config.resolution, data_config.channels)
 
 
-def make_step_fn(task, feeder, state_sharding) -> Callable:
-  """jit((state, feed) -> (state, metrics)), state donated; the step's batch and key derive from state.step."""
+def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1) -> Callable:
+  """jit((state, feed) -> (state, metrics)), state donated.
 
-  def step_fn(state, feed):
+  The batch and the key of each step derive from `state.step` on the device, so a
+  call may run `steps_per_call` steps in one `lax.scan` (fewer dispatches);
+  metrics are those of the call's last step. A single step is a scan of length 1
+  too: XLA compiles a loop body the same whatever its trip count, but fuses a
+  top-level step differently (1-ulp differences), and we want every
+  steps_per_call to give bit-identical parameters.
+  """
+
+  def one_step(state, feed):
     batch = feeder.make_batch(feed, state.step, state.root_key)
     return task.train_step(state, batch, rng.step_key(state.root_key, state.step))
+
+  def step_fn(state, feed):
+    if feeder.per_step_feed and steps_per_call > 1:  # host batches arrive stacked (steps_per_call, B, ...)
+      state, metrics = jax.lax.scan(one_step, state, feed)
+    else:  # one host batch, or the on-device dataset that every step reads
+      state, metrics = jax.lax.scan(lambda s, _: one_step(s, feed), state, None, length=steps_per_call)
+    return state, jax.tree.map(lambda m: m[-1], metrics)
   return jax.jit(step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
 
 
@@ -102,9 +117,11 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
       hooks_lib.CheckpointHook(log.checkpoint_every_steps, checkpointer),
       *extra_hooks,
   ]
-  step_fn = make_step_fn(task, feeder, state_sharding)
+  steps_per_call = config.train.get("steps_per_call", 1)
+  step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call)
   try:
-    state = run_loop(state, step_fn, feeder.next_feed, start, num_steps, hooks, save=checkpointer.save)
+    state = run_loop(state, step_fn, lambda step: feeder.next_feed(step, steps_per_call), start, num_steps, hooks,
+                     save=checkpointer.save, steps_per_call=steps_per_call)
   finally:
     checkpointer.close()  # waits for the last async save
     feeder.close()
