@@ -63,10 +63,22 @@ def test_ctrl_c_checkpoints_then_the_run_resumes(smoke_config, tmp_path):
   _assert_identical(reference, resumed)
 
 
-def test_scan_of_steps_equals_single_steps(smoke_config, tmp_path):
-  single = train(_config(smoke_config.copy_and_resolve_references(), 4), str(tmp_path / "single"))
-  scanned = train(_config(smoke_config.copy_and_resolve_references(), 4, steps_per_call=2), str(tmp_path / "scan"))
+def test_rolled_scan_of_k_steps_equals_k_single_steps_exactly(smoke_config, tmp_path):
+  single = train(_config(smoke_config.copy_and_resolve_references(), 4, scan_rolled=True), str(tmp_path / "single"))
+  scanned = train(_config(smoke_config.copy_and_resolve_references(), 4, steps_per_call=2, scan_rolled=True),
+                  str(tmp_path / "scan"))
   _assert_identical(single, scanned)
+  with open(tmp_path / "scan" / "metrics.jsonl") as f:
+    assert [int(line.split('"step": ')[1].split(",")[0]) for line in f] == [2, 4]
+
+
+def test_unrolled_steps_per_call_match_single_steps(smoke_config, tmp_path):
+  single = train(_config(smoke_config.copy_and_resolve_references(), 4), str(tmp_path / "single"))
+  config = _config(smoke_config.copy_and_resolve_references(), 4, steps_per_call=4)
+  config.log.every_steps = config.log.checkpoint_every_steps = 4
+  unrolled = train(config, str(tmp_path / "k4"))
+  for x, y in zip(_leaves(single), _leaves(unrolled), strict=True):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7)
 
 
 def test_bfloat16_compute_tracks_float32(smoke_config, tmp_path):

@@ -32,15 +32,22 @@ def element_shape(data_config) -> tuple[int, ...]:
   return (data_config.resolution, data_config.resolution, data_config.channels)
 
 
-def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1) -> Callable:
+def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: bool = False) -> Callable:
   """jit((state, feed) -> (state, metrics)), state donated.
 
-  The batch and the key of each step derive from `state.step` on the device, so a
-  call may run `steps_per_call` steps in one `lax.scan` (fewer dispatches);
-  metrics are those of the call's last step. A single step is a scan of length 1
-  too: XLA compiles a loop body the same whatever its trip count, but fuses a
-  top-level step differently (1-ulp differences), and we want every
-  steps_per_call to give bit-identical parameters.
+  The batch and the key of each step derive from `state.step` on the device, so
+  one call may run `steps_per_call` steps (fewer dispatches, one executable);
+  metrics are those of the call's last step.
+
+  Two ways to run several steps in one call:
+  * unrolled (default): straight-line code, k copies of the step. XLA may fuse
+    across step boundaries, so results match k single calls to float rounding
+    (~1e-9 here), not bit for bit.
+  * rolled (`rolled=True`): one `lax.scan` loop, also for k = 1. The loop body is
+    compiled once whatever k is, so every k gives bit-identical parameters, and
+    compile time does not grow with k. Use it on GPU/TPU; XLA:CPU runs the kernel
+    gradient of a convolution inside a loop ~100x slower than at top level.
+  Resuming is bit-exact either way: the same executable runs before and after.
   """
 
   def one_step(state, feed):
@@ -48,11 +55,16 @@ def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1) -> Calla
     return task.train_step(state, batch, rng.step_key(state.root_key, state.step))
 
   def step_fn(state, feed):
-    if feeder.per_step_feed and steps_per_call > 1:  # host batches arrive stacked (steps_per_call, B, ...)
-      state, metrics = jax.lax.scan(one_step, state, feed)
-    else:  # one host batch, or the on-device dataset that every step reads
-      state, metrics = jax.lax.scan(lambda s, _: one_step(s, feed), state, None, length=steps_per_call)
-    return state, jax.tree.map(lambda m: m[-1], metrics)
+    if rolled:
+      if feeder.per_step_feed and steps_per_call > 1:  # host batches arrive stacked (k, B, ...)
+        state, metrics = jax.lax.scan(one_step, state, feed)
+      else:  # one host batch, or the on-device dataset that every step reads
+        state, metrics = jax.lax.scan(lambda s, _: one_step(s, feed), state, None, length=steps_per_call)
+      return state, jax.tree.map(lambda m: m[-1], metrics)
+    for i in range(steps_per_call):
+      step_feed = jax.tree.map(lambda x: x[i], feed) if feeder.per_step_feed and steps_per_call > 1 else feed
+      state, metrics = one_step(state, step_feed)
+    return state, metrics
   return jax.jit(step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
 
 
@@ -117,8 +129,11 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
       hooks_lib.CheckpointHook(log.checkpoint_every_steps, checkpointer),
       *extra_hooks,
   ]
+  if config.get("eval") and config.eval.every_steps:
+    from jgan.eval.hook import make_eval_hook  # the extractors load only when a run asks for evaluation
+    hooks.append(make_eval_hook(config, workdir, task, source, writer))
   steps_per_call = config.train.get("steps_per_call", 1)
-  step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call)
+  step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.get("scan_rolled", False))
   try:
     state = run_loop(state, step_fn, lambda step: feeder.next_feed(step, steps_per_call), start, num_steps, hooks,
                      save=checkpointer.save, steps_per_call=steps_per_call)

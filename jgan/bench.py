@@ -1,0 +1,236 @@
+"""Training-speed benchmarks: jgan's step next to baselines run in the same process.
+
+Every number is images per second of training (real images consumed by D,
+one D + one G update per step), median over timed windows after a warm-up,
+measured on whatever JAX/torch devices this process sees.
+
+Rows:
+  jgan/device   the library's step, batches gathered on the device from the
+                uint8 dataset held there (the input pipeline included)
+  jgan/host     the library's step fed by the host pipeline (decode, shard, prefetch)
+  flax/plain    a plain jitted Flax step on synthetic tensors, written the usual
+                way (nn.ConvTranspose, G forward twice): what a user gets from a
+                straightforward port
+  torch/eager   PyTorch eager, the loop of pytorch/examples/dcgan (DataLoader,
+                BCELoss on sigmoid outputs, G forward once) on the same model
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from typing import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jgan.build import make_task
+from jgan.data.pipeline import make_feeder
+from jgan.data.sources import open_source
+from jgan.models.dcgan import start_size
+from jgan.sharding import make_mesh, replicated
+from jgan.train import run
+
+
+def _time_windows(step: Callable[[], None], sync: Callable[[], None], steps: int, windows: int = 3) -> float:
+  """Median seconds per step over `windows` windows of `steps // windows` steps each."""
+  per = max(1, steps // windows)
+  times = []
+  for _ in range(windows):
+    sync()
+    start = time.perf_counter()
+    for _ in range(per):
+      step()
+    sync()
+    times.append((time.perf_counter() - start) / per)
+  return statistics.median(times)
+
+
+def bench_jgan(config, placement: str, steps: int, warmup: int) -> float:
+  """Seconds per training step of the library's jitted step (steps_per_call steps per call)."""
+  config = config.copy_and_resolve_references()
+  config.data.placement = placement
+  shape = run.element_shape(config.data)
+  mesh = make_mesh(config.train.num_devices)
+  task = make_task(config, shape)
+  source = open_source(config.data, seed=config.seed)
+  k = config.train.steps_per_call
+  feeder = make_feeder(source, config.data, config.train.batch_size * task.batch_multiple, mesh, config.seed)
+  sharding = replicated(mesh)
+  step_fn = run.make_step_fn(task, feeder, sharding, k)
+  holder = {"state": run.init_state(task, config.seed, shape, sharding), "step": 0, "metrics": None}
+
+  def step():
+    holder["state"], holder["metrics"] = step_fn(holder["state"], feeder.next_feed(holder["step"], k))
+    holder["step"] += k
+
+  sync = lambda: jax.block_until_ready(holder["state"])
+  try:
+    for _ in range(max(1, warmup // k)):
+      step()
+    return _time_windows(step, sync, max(1, steps // k)) / k
+  finally:
+    feeder.close()
+
+
+# ---------------------------------------------------------------- plain Flax baseline
+
+class _PlainG(nn.Module):
+  resolution: int
+  channels: int
+  width: int
+
+  @nn.compact
+  def __call__(self, z, train=True):
+    size, k = start_size(self.resolution)
+    c = self.width * min(2 ** (k - 1), 8)
+    x = nn.Dense(size * size * c, use_bias=False)(z).reshape(z.shape[0], size, size, c)
+    x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
+    for level in reversed(range(k - 1)):
+      x = nn.ConvTranspose(self.width * min(2 ** level, 8), (4, 4), (2, 2), padding="SAME", use_bias=False)(x)
+      x = nn.relu(nn.BatchNorm(use_running_average=not train)(x))
+    return jnp.tanh(nn.ConvTranspose(self.channels, (4, 4), (2, 2), padding="SAME", use_bias=False)(x))
+
+
+class _PlainD(nn.Module):
+  resolution: int
+  width: int
+
+  @nn.compact
+  def __call__(self, x, train=True):
+    _, k = start_size(self.resolution)
+    for level in range(k):
+      x = nn.Conv(self.width * min(2 ** level, 8), (4, 4), (2, 2), padding=((1, 1), (1, 1)), use_bias=False)(x)
+      if level:
+        x = nn.BatchNorm(use_running_average=not train)(x)
+      x = nn.leaky_relu(x, 0.2)
+    return nn.Dense(1, use_bias=False)(x.reshape(x.shape[0], -1))[:, 0]
+
+
+def bench_plain_flax(resolution: int, channels: int, width: int, latent_dim: int, batch_size: int,
+                     steps: int, warmup: int) -> float:
+  """Seconds per step of a textbook jitted Flax DCGAN step on synthetic data."""
+  g, d = _PlainG(resolution, channels, width), _PlainD(resolution, width)
+  key = jax.random.key(0)
+  gv = g.init(key, jnp.zeros((1, latent_dim)), train=False)
+  dv = d.init(key, jnp.zeros((1, resolution, resolution, channels)), train=False)
+  tx = optax.adam(2e-4, b1=0.5)
+  state = (gv, dv, tx.init(gv["params"]), tx.init(dv["params"]))
+  real = jax.random.uniform(key, (batch_size, resolution, resolution, channels), minval=-1, maxval=1)
+
+  @jax.jit
+  def train_step(state, key):
+    gv, dv, g_opt, d_opt = state
+    kd, kg = jax.random.split(key)
+    fake, g_upd = g.apply(gv, jax.random.normal(kd, (batch_size, latent_dim)), mutable=["batch_stats"])
+
+    def d_loss(p):
+      r, upd = d.apply({**dv, "params": p}, real, mutable=["batch_stats"])
+      f, upd = d.apply({**dv, "params": p, **upd}, jax.lax.stop_gradient(fake), mutable=["batch_stats"])
+      return jnp.mean(optax.sigmoid_binary_cross_entropy(r, 1.0) + optax.sigmoid_binary_cross_entropy(f, 0.0)), upd
+    (_, d_upd), grads = jax.value_and_grad(d_loss, has_aux=True)(dv["params"])
+    updates, d_opt = tx.update(grads, d_opt, dv["params"])
+    dv = {**dv, **d_upd, "params": optax.apply_updates(dv["params"], updates)}
+
+    def g_loss(p):
+      f, upd = g.apply({**gv, "params": p}, jax.random.normal(kg, (batch_size, latent_dim)), mutable=["batch_stats"])
+      logits, _ = d.apply(dv, f, mutable=["batch_stats"])
+      return jnp.mean(optax.sigmoid_binary_cross_entropy(logits, 1.0)), upd
+    (_, g_upd), grads = jax.value_and_grad(g_loss, has_aux=True)(gv["params"])
+    updates, g_opt = tx.update(grads, g_opt, gv["params"])
+    gv = {**gv, **g_upd, "params": optax.apply_updates(gv["params"], updates)}
+    return gv, dv, g_opt, d_opt
+
+  holder = {"state": state, "i": 0}
+
+  def step():
+    holder["state"] = train_step(holder["state"], jax.random.fold_in(key, holder["i"]))
+    holder["i"] += 1
+
+  sync = lambda: jax.block_until_ready(holder["state"])
+  for _ in range(warmup):
+    step()
+  return _time_windows(step, sync, steps)
+
+
+# ---------------------------------------------------------------- PyTorch baseline
+
+def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width: int, latent_dim: int,
+                batch_size: int, steps: int, warmup: int, threads: int | None = None) -> float | None:
+  """Seconds per step of the pytorch/examples/dcgan loop on the same model; None without torch."""
+  try:
+    import torch
+    from torch import nn as tnn
+  except ImportError:
+    return None
+  if threads:
+    torch.set_num_threads(threads)
+  torch.manual_seed(0)
+  size, k = start_size(resolution)
+  mult = lambda level: width * min(2 ** level, 8)
+  g_layers = [tnn.ConvTranspose2d(latent_dim, mult(k - 1), size, 1, 0, bias=False), tnn.BatchNorm2d(mult(k - 1)),
+              tnn.ReLU(True)]
+  for level in reversed(range(k - 1)):
+    g_layers += [tnn.ConvTranspose2d(mult(level + 1), mult(level), 4, 2, 1, bias=False), tnn.BatchNorm2d(mult(level)),
+                 tnn.ReLU(True)]
+  g_layers += [tnn.ConvTranspose2d(mult(0), channels, 4, 2, 1, bias=False), tnn.Tanh()]
+  d_layers = [tnn.Conv2d(channels, mult(0), 4, 2, 1, bias=False), tnn.LeakyReLU(0.2, inplace=True)]
+  for level in range(1, k):
+    d_layers += [tnn.Conv2d(mult(level - 1), mult(level), 4, 2, 1, bias=False), tnn.BatchNorm2d(mult(level)),
+                 tnn.LeakyReLU(0.2, inplace=True)]
+  d_layers += [tnn.Conv2d(mult(k - 1), 1, size, 1, 0, bias=False), tnn.Sigmoid()]
+  net_g, net_d = tnn.Sequential(*g_layers), tnn.Sequential(*d_layers)
+  criterion = tnn.BCELoss()
+  opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+  data = torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+  loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(data), batch_size=batch_size, shuffle=True,
+                                       drop_last=True)
+  batches = iter(loader)
+
+  def step():
+    nonlocal batches
+    try:
+      (real,) = next(batches)
+    except StopIteration:
+      batches = iter(loader)
+      (real,) = next(batches)
+    net_d.zero_grad()
+    label = torch.full((batch_size,), 1.0)
+    err_real = criterion(net_d(real).view(-1), label)
+    err_real.backward()
+    fake = net_g(torch.randn(batch_size, latent_dim, 1, 1))
+    label.fill_(0.0)
+    err_fake = criterion(net_d(fake.detach()).view(-1), label)
+    err_fake.backward()
+    opt_d.step()
+    net_g.zero_grad()
+    label.fill_(1.0)
+    err_g = criterion(net_d(fake).view(-1), label)
+    err_g.backward()
+    opt_g.step()
+
+  for _ in range(warmup):
+    step()
+  return _time_windows(step, lambda: None, steps)
+
+
+def report(rows: list[dict], print_fn=print) -> None:
+  print_fn(f"{'row':<14}{'batch':>6}{'precision':>10}{'k':>4}{'ms/step':>10}{'images/s':>11}")
+  for r in rows:
+    print_fn(f"{r['row']:<14}{r['batch']:>6}{r['precision']:>10}{r['steps_per_call']:>4}"
+             f"{r['ms_per_step']:>10.1f}{r['images_per_s']:>11.0f}")
+
+
+def row(name: str, batch: int, precision: str, k: int, seconds: float, device: str) -> dict:
+  return {"row": name, "batch": batch, "precision": precision, "steps_per_call": k,
+          "ms_per_step": seconds * 1e3, "images_per_s": batch / seconds, "device": device}
+
+
+def dump_json(rows: list[dict], path: str) -> None:
+  meta = {"jax": jax.__version__, "devices": [str(d) for d in jax.devices()], "time": time.time()}
+  with open(path, "w") as f:
+    json.dump({"meta": meta, "rows": rows}, f, indent=2)
