@@ -29,14 +29,38 @@ def _parse_flags(argv):
     sys.exit(2)
 
 
+def maybe_initialize_distributed() -> None:
+  """Joins a multi-host job when launched as one (before any JAX computation).
+
+  `jax.distributed.initialize()` finds the coordinator itself on Cloud TPU pods and
+  under SLURM; elsewhere set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+  JAX_PROCESS_ID on every host. A single-host run does nothing here.
+  """
+  import os
+  multi_host = (os.environ.get("JAX_COORDINATOR_ADDRESS")
+                or int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1
+                or "," in os.environ.get("TPU_WORKER_HOSTNAMES", ""))
+  if multi_host:
+    import jax
+    jax.distributed.initialize()
+    print(f"process {jax.process_index()}/{jax.process_count()}: {jax.local_device_count()} local of "
+          f"{jax.device_count()} devices", flush=True)
+
+
 def run(main: Callable) -> None:
   from jgan.train.loop import Interrupted
+
+  from jgan.train.hooks import NonFiniteError
 
   def wrapped(argv):
     # orbax and tfds log every file operation at INFO; keep the console for progress lines.
     logging.set_verbosity(logging.WARNING)
     try:
+      maybe_initialize_distributed()
       return main(argv)
+    except NonFiniteError as e:
+      print(f"error: {e}", file=sys.stderr)
+      sys.exit(3)
     except UserError as e:
       print(f"error: {e}", file=sys.stderr)
       sys.exit(2)

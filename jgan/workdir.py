@@ -22,6 +22,11 @@ _RESUMABLE_PREFIXES = ("train.num_steps", "log.", "data.placement", "data.prefet
                        "data.device_max_bytes", "train.num_devices")
 
 
+def _is_main_process() -> bool:
+  import jax
+  return jax.process_index() == 0
+
+
 def _flatten(tree, prefix=""):
   out = {}
   for key, value in tree.items():
@@ -64,16 +69,17 @@ def prepare(workdir: str, config) -> None:
       if old_flat.get(key) != new_flat.get(key):
         raise UserError(f"{workdir} holds a run with config.{key}={old_flat.get(key)!r}, not "
                         f"{new_flat.get(key)!r}: use the same config to resume, or a new --workdir")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    json.dump(new, f, indent=2, sort_keys=True)
-  os.replace(tmp, path)
+  if _is_main_process():  # hosts of a multi-host run share the workdir
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+      json.dump(new, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
 
 
 def truncate_metrics(workdir: str, last_step: int) -> None:
   """Drops metric lines newer than `last_step` (logged after the checkpoint a resume starts from)."""
   path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.isfile(path):
+  if not os.path.isfile(path) or not _is_main_process():
     return
   with open(path) as f:
     lines = f.readlines()

@@ -57,3 +57,19 @@ def test_data_parallel_steps_and_checkpoints_across_device_counts(tfds_dir, tmp_
   assert results["step_2_vs_1"] < 1e-5 and results["step_4_vs_1"] < 1e-5, results
   assert results["saved_on_4_resumed_on_1"] < 1e-5, results
   assert results["saved_on_1_resumed_on_4"] < 1e-5, results
+
+
+def test_non_finite_metrics_stop_the_run_without_saving(tmp_path):
+  import pytest
+
+  from jgan.train.hooks import CheckpointHook, MetricsLogger, NonFiniteError
+  checkpointer = Checkpointer(str(tmp_path / "ckpt"), keep=3, use_async=False)
+  hook = CheckpointHook(1, checkpointer)
+  hook(1, {"w": jnp.ones(3)}, {"d_loss": jnp.float32(0.5)})
+  with pytest.raises(NonFiniteError, match="d_loss"):
+    hook(2, {"w": jnp.full(3, jnp.nan)}, {"d_loss": jnp.float32(jnp.nan), "g_loss": jnp.float32(1.0)})
+  assert checkpointer.steps() == [1]
+  checkpointer.close()
+  logger = MetricsLogger(1, 10, 64, str(tmp_path / "metrics.jsonl"), print_fn=lambda s: None)
+  with pytest.raises(NonFiniteError, match="g_grad_norm"):
+    logger(3, None, {"g_grad_norm": jnp.float32(jnp.inf)})

@@ -19,6 +19,22 @@ import numpy as np
 from jgan import images as image_lib
 
 
+class NonFiniteError(RuntimeError):
+  """A loss or gradient norm became NaN/inf; the run stops before checkpointing that state."""
+
+
+def check_finite(step: int, values: dict) -> None:
+  bad = sorted(k for k, v in values.items() if not np.isfinite(v))
+  if bad:
+    raise NonFiniteError(f"{', '.join(bad)} became non-finite at step {step}; the checkpoints on disk predate it "
+                         "(lower the learning rates, or use float32 if this was bfloat16)")
+
+
+def is_main_process() -> bool:
+  """Only process 0 writes logs and pictures in a multi-host run (every process checkpoints: orbax coordinates)."""
+  return jax.process_index() == 0
+
+
 class Hook:
   every_steps: int = 1
 
@@ -62,6 +78,9 @@ class MetricsLogger(Hook):
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
     values = {k: float(v) for k, v in jax.device_get(metrics).items()}  # waits for the step
+    check_finite(step, values)
+    if not is_main_process():
+      return
     now = time.perf_counter()
     if self._last_time is None:
       self.start(step - 1)
@@ -104,6 +123,8 @@ class SampleWriter(Hook):
     return image_lib.make_grid(image_lib.to_uint8(samples))
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    if not is_main_process():
+      return
     grid = self.render(state)
     image_lib.save_png(os.path.join(self.directory, f"step_{step:07d}.png"), grid)
     image_lib.save_png(os.path.join(self.directory, "latest.png"), grid)
@@ -117,4 +138,6 @@ class CheckpointHook(Hook):
     self.checkpointer = checkpointer
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    # Never save a diverged state over good checkpoints (metrics are a few scalars).
+    check_finite(step, {k: float(v) for k, v in jax.device_get(metrics).items()})
     self.checkpointer.save(step, state)

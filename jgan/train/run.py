@@ -115,7 +115,7 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
         f"to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
 
   writer = None
-  if log.tensorboard:
+  if log.tensorboard and hooks_lib.is_main_process():
     from tensorboardX import SummaryWriter
     writer = SummaryWriter(os.path.join(workdir, "tensorboard"))
   reference = None
