@@ -65,3 +65,32 @@ def test_empty_folder_and_corrupt_image(tmp_path):
 def test_sample_on_a_directory_without_a_run(tmp_path):
   proc = run_module("experiments.sample", f"--workdir={tmp_path}", f"--out={tmp_path / 'x.png'}")
   _assert_one_line_error(proc, "no jgan run")
+
+
+def test_sigkilled_run_resumes_to_the_same_generator(tmp_path, tfds_dir):
+  import os
+  import signal
+  import subprocess
+  import sys
+  import time
+
+  from conftest import REPO
+  args = [SMOKE, f"--config.data.data_dir={tfds_dir}", "--config.train.num_steps=400",
+          "--config.log.checkpoint_every_steps=20", "--config.log.every_steps=20", "--config.log.sample_every_steps=400",
+          "--config.log.tensorboard=False"]
+  killed = tmp_path / "killed"
+  proc = subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *args, f"--workdir={killed}"], cwd=REPO,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 240
+  while time.time() < deadline and not (killed / "checkpoints" / "40").exists() and proc.poll() is None:
+    time.sleep(0.05)
+  os.kill(proc.pid, signal.SIGKILL)
+  proc.wait()
+  steps_at_kill = sorted(int(n) for n in os.listdir(killed / "checkpoints") if n.isdigit())
+  assert steps_at_kill and steps_at_kill[-1] < 400, steps_at_kill
+  for workdir in (killed, tmp_path / "straight"):
+    done = run_module("experiments.dcgan", *args, f"--workdir={workdir}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = run_module("experiments.sample", f"--workdir={workdir}", "--num=8", f"--out={workdir / 's.npz'}")
+    assert out.returncode == 0, out.stderr[-2000:]
+  np.testing.assert_array_equal(np.load(killed / "s.npz")["images"], np.load(tmp_path / "straight" / "s.npz")["images"])

@@ -154,3 +154,14 @@ def test_host_feeder_is_deterministic_and_resumes_at_any_step(tfds_dir):
   assert batch["x"].dtype == np.uint8 and batch["x"].shape == (16, 28, 28, 1)
   scaled = scale_images(batch["x"])
   assert float(scaled.min()) >= -1.0 and float(scaled.max()) <= 1.0
+
+
+def test_tfds_name_offline_fails_fast_with_a_hint(tfds_dir, monkeypatch):
+  import time
+
+  from jgan.data import sources
+  monkeypatch.setattr(sources, "_can_reach", lambda *a, **k: False)  # as on a machine without network
+  start = time.perf_counter()
+  with pytest.raises(UserError, match="mnist10k"):
+    open_source(data_config("mnist", tfds_dir))
+  assert time.perf_counter() - start < 30  # tfds alone retries for minutes
