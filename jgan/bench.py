@@ -69,9 +69,10 @@ def bench_jgan(config, placement: str, steps: int, warmup: int) -> float:
 
   sync = lambda: jax.block_until_ready(holder["state"])
   try:
-    for _ in range(max(1, warmup // k)):
-      step()
-    return _time_windows(step, sync, max(1, steps // k)) / k
+    with jax.set_mesh(mesh):
+      for _ in range(max(1, warmup // k)):
+        step()
+      return _time_windows(step, sync, max(1, steps // k)) / k
   finally:
     feeder.close()
 
@@ -234,3 +235,65 @@ def dump_json(rows: list[dict], path: str) -> None:
   meta = {"jax": jax.__version__, "devices": [str(d) for d in jax.devices()], "time": time.time()}
   with open(path, "w") as f:
     json.dump({"meta": meta, "rows": rows}, f, indent=2)
+
+
+# ---------------------------------------------------------------- data-parallel scaling on paper
+
+_HLO_BYTES = {"f32": 4, "bf16": 2, "f16": 2, "s32": 4, "u32": 4, "f64": 8, "s64": 8, "pred": 1, "u8": 1, "s8": 1}
+
+
+def _all_reduce_bytes(hlo_text: str) -> tuple[int, int]:
+  """(number of all-reduce ops, bytes they reduce) in an optimized HLO module's text."""
+  import re
+  count, total = 0, 0
+  for line in hlo_text.splitlines():
+    if " all-reduce(" not in line and " all-reduce-start(" not in line:
+      continue
+    count += 1
+    result_type = line.split("=", 1)[1].split("all-reduce", 1)[0]
+    for dtype, dims in re.findall(r"(\w+)\[([\d,]*)\]", result_type):
+      size = 1
+      for d in filter(None, dims.split(",")):
+        size *= int(d)
+      total += size * _HLO_BYTES.get(dtype, 4)
+  return count, total
+
+
+def communication_report(config, num_devices: int) -> dict:
+  """Compiles the training step on `num_devices` devices and reads off its traffic.
+
+  Returns the all-reduce count and bytes per step (ring all-reduce sends about
+  2 (n-1)/n times that per device), XLA's FLOP estimate of the whole step, and
+  the parameter count for comparison: data parallelism should reduce exactly the
+  gradients (plus a few BatchNorm statistics), nothing proportional to the batch.
+  """
+  config = config.copy_and_resolve_references()
+  config.train.num_devices = num_devices
+  config.data.placement = "device"
+  shape = run.element_shape(config.data)
+  mesh = make_mesh(num_devices)
+  task = make_task(config, shape)
+  source = open_source(config.data, seed=config.seed)
+  feeder = make_feeder(source, config.data, config.train.batch_size * task.batch_multiple, mesh, config.seed)
+  sharding = replicated(mesh)
+  state = run.init_state(task, config.seed, shape, sharding)
+  step_fn = run.make_step_fn(task, feeder, sharding)
+  with jax.set_mesh(mesh):
+    compiled = step_fn.lower(state, feeder.next_feed(0)).compile()
+  count, nbytes = _all_reduce_bytes(compiled.as_text())
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  params = sum(x.size for x in jax.tree.leaves(state.params))
+  return {"devices": num_devices, "all_reduces": count, "all_reduce_bytes": nbytes,
+          "flops_per_step": float(cost.get("flops", float("nan"))) if cost else float("nan"),
+          "param_bytes_f32": 4 * params}
+
+
+def data_parallel_efficiency(all_reduce_bytes: float, step_seconds: float, num_devices: int,
+                             bus_bytes_per_s: float) -> float:
+  """Per-device efficiency if the all-reduce does not overlap compute (a lower bound).
+
+  A ring all-reduce of B bytes over n devices moves 2 (n-1)/n B through each device's link.
+  """
+  comm = 2 * (num_devices - 1) / num_devices * all_reduce_bytes / bus_bytes_per_s
+  return step_seconds / (step_seconds + comm)

@@ -30,3 +30,17 @@ def replicated(mesh: Mesh) -> NamedSharding:
 
 def batch_sharded(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P("data"))
+
+
+def shard_batch(x):
+  """Constrains `x` (batch on axis 0) to be split over the "data" axis of the mesh set by `jax.set_mesh`.
+
+  Arrays that the step creates itself (latent batches, noise, masks) have no
+  input sharding to inherit; without this XLA may compute, e.g., the whole
+  generator pass redundantly on every device. Outside a mesh context it is the
+  identity, so models and steps also run unsharded (sampling, tests).
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  if mesh.empty or "data" not in mesh.axis_names:
+    return x
+  return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, P("data")), x)

@@ -18,7 +18,7 @@ from jgan.errors import UserError
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 # Fields that may change when a run is continued (train longer, log differently).
-_RESUMABLE_PREFIXES = ("train.num_steps", "log.", "data.placement", "data.prefetch", "data.data_dir",
+_RESUMABLE_PREFIXES = ("train.num_steps", "log.", "eval.", "data.placement", "data.prefetch", "data.data_dir",
                        "data.device_max_bytes", "train.num_devices")
 
 

@@ -10,6 +10,8 @@ Variants (the text after ':'): "" (default), "smoke" (a tiny model, a few steps)
 """
 import ml_collections
 
+from jgan.eval.hook import eval_config
+
 from jgan import build
 
 
@@ -56,7 +58,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   # Stabilisers (jgan.build.TRAIN_DEFAULTS documents each); off for DCGAN.
   for name, value in build.TRAIN_DEFAULTS.items():
     config.train[name] = value
-  config.train.steps_per_call = 1      # >1: that many steps per jitted call (lax.scan)
+  config.train.steps_per_call = 1      # >1: that many steps per jitted call
+  config.train.scan_rolled = False     # True: steps run in a lax.scan loop (GPU/TPU), bit-identical for every k
 
   config.log = ml_collections.ConfigDict()
   config.log.every_steps = 100
@@ -65,6 +68,10 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.log.checkpoint_every_steps = 500
   config.log.keep_checkpoints = 3
   config.log.tensorboard = True
+
+  # FID & co. every eval.every_steps (0 = off), e.g. --config.eval.every_steps=1000
+  # --config.eval.metrics=fid,kid,pr; the best checkpoint by eval.best_metric goes to workdir/best/.
+  config.eval = eval_config()
 
   if arg == "smoke":
     config.model.latent_dim = 16

@@ -135,8 +135,10 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
   steps_per_call = config.train.get("steps_per_call", 1)
   step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.get("scan_rolled", False))
   try:
-    state = run_loop(state, step_fn, lambda step: feeder.next_feed(step, steps_per_call), start, num_steps, hooks,
-                     save=checkpointer.save, steps_per_call=steps_per_call)
+    # The mesh context lets the step shard what it creates (latents, noise) like the batch.
+    with jax.set_mesh(mesh):
+      state = run_loop(state, step_fn, lambda step: feeder.next_feed(step, steps_per_call), start, num_steps,
+                       hooks, save=checkpointer.save, steps_per_call=steps_per_call)
   finally:
     checkpointer.close()  # waits for the last async save
     feeder.close()

@@ -46,7 +46,8 @@ def one_step(num_devices):
   feeder = make_feeder(open_source(c.data), c.data, c.train.batch_size, mesh, c.seed)
   state = run.init_state(task, c.seed, (28, 28, 1), replicated(mesh))
   step = run.make_step_fn(task, feeder, replicated(mesh))
-  state, _ = step(state, feeder.next_feed(0))
+  with jax.set_mesh(mesh):
+    state, _ = step(state, feeder.next_feed(0))
   return state
 
 

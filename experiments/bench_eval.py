@@ -1,0 +1,88 @@
+"""Evaluation benchmarks and sanity numbers (not tests: they take minutes on a CPU).
+
+    python -m experiments.bench_eval                      # features/s of both extractors
+    python -m experiments.bench_eval --sanity             # + MNIST FID sanity and Stacked MNIST on real digits
+    python -m experiments.bench_eval --cifar --cifar_num=2000   # + FID CIFAR-10 train vs test (JPEG copy)
+
+Features/s: uint8 images already in memory -> features on the host, jitted and
+sharded over every local device, after one warm-up batch (compilation excluded).
+"""
+import json
+import os
+import time
+
+import jax
+import numpy as np
+from absl import flags
+
+from jgan import cli, features
+from jgan.data.embedded import load_embedded_arrays
+from jgan.errors import UserError
+from jgan.eval import evaluate, provenance
+from jgan.features import lenet
+from jgan.metrics import stacked_mnist
+
+_SANITY = flags.DEFINE_boolean("sanity", False, "Print the MNIST/Stacked-MNIST sanity numbers.")
+_CIFAR = flags.DEFINE_boolean("cifar", False, "FID between CIFAR-10 train and test (the JPEG copy).")
+_CIFAR_ZIP = flags.DEFINE_string("cifar_zip", "../shared/data/cifar10-jpeg.zip", "CIFAR-10 zip (train/ test/).")
+_CIFAR_NUM = flags.DEFINE_integer("cifar_num", 10000, "Images per side (50000 train / 10000 test at most).")
+_INCEPTION_N = flags.DEFINE_integer("inception_images", 64, "Images timed for inception (32x32 inputs).")
+_LENET_N = flags.DEFINE_integer("lenet_images", 8192, "Images timed for lenet-mnist.")
+_BATCH = flags.DEFINE_integer("batch_size", 0, "Extraction batch (0: the extractor's default).")
+_WEIGHTS = flags.DEFINE_string("weights", None, "Inception weights file.")
+
+
+def features_per_second(name: str, images: np.ndarray, batch_size: int | None) -> dict:
+  extractor = features.get(name, _WEIGHTS.value if name == "inception" else None)
+  batch = batch_size or extractor.default_batch_size * jax.device_count()
+  extractor(images[:batch], batch_size=batch)  # compile
+  start = time.perf_counter()
+  extractor(images, batch_size=batch)
+  seconds = time.perf_counter() - start
+  return {"extractor": name, "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch,
+          "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+
+
+def sanity() -> dict:
+  digits, labels = load_embedded_arrays()
+  digits = digits[..., None]
+  rng = np.random.default_rng(0)
+  order = rng.permutation(len(digits))
+  half_a, half_b = order[:5000], order[5000:]
+  # "Missing 5 classes": 5,000 digits drawn from classes 0-4 only (about 5,000 exist in all).
+  first_five = rng.choice(np.flatnonzero(labels < 5), 5000, replace=False)
+  fid_halves = evaluate(digits[half_a], digits[half_b], "fid,kid,pr", "lenet-mnist", cache=False)["scores"]
+  fid_missing = evaluate(digits[half_a], digits[first_five], "fid,kid,pr", "lenet-mnist", cache=False)["scores"]
+  stacked, _ = stacked_mnist.stack_digits(digits, stacked_mnist.NUM_SAMPLES, seed=0)
+  modes = evaluate(stacked, None, "stacked_mnist")["scores"]
+  _, meta = lenet.load_params()
+  return {"mnist_half_vs_half": fid_halves, "mnist_half_vs_5_classes": fid_missing,
+          "stacked_mnist_real_26000": modes, "lenet_held_out_accuracy": meta.get("held_out_accuracy")}
+
+
+def cifar(num: int, batch_size: int | None) -> dict:
+  if not os.path.isfile(_CIFAR_ZIP.value):
+    raise UserError(f"{_CIFAR_ZIP.value}: no such file (the CIFAR-10 JPEG zip)")
+  result = evaluate(_CIFAR_ZIP.value, _CIFAR_ZIP.value, "fid", "inception", _WEIGHTS.value, num=num,
+                    num_reference=num, resolution=32, channels=3, batch_size=batch_size, reference_split="test")
+  return result  # the images side is the train split (load_images' default), the reference the test split
+
+
+def main(argv):
+  del argv
+  batch = _BATCH.value or None
+  out = {"environment": provenance.environment()}
+  digits = np.tile(load_embedded_arrays()[0][..., None], (max(1, -(-_LENET_N.value // 10000)), 1, 1, 1))
+  out["lenet-mnist"] = features_per_second("lenet-mnist", digits[:_LENET_N.value], batch)
+  rng = np.random.default_rng(0)
+  cifar_like = rng.integers(0, 256, (_INCEPTION_N.value, 32, 32, 3), dtype=np.uint8)
+  out["inception"] = features_per_second("inception", cifar_like, batch)
+  print(json.dumps(out, indent=2), flush=True)
+  if _SANITY.value:
+    print(json.dumps({"sanity": sanity()}, indent=2), flush=True)
+  if _CIFAR.value:
+    print(json.dumps({"cifar10_train_vs_test": cifar(_CIFAR_NUM.value, batch)}, indent=2), flush=True)
+
+
+if __name__ == "__main__":
+  cli.run(main)

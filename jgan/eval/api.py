@@ -1,0 +1,193 @@
+"""Scoring image sets: the Python API behind `python -m experiments.evaluate`.
+
+    from jgan import eval as jeval
+    result = jeval.evaluate(images, "mnist10k", metrics=("fid", "kid", "pr"), extractor="lenet-mnist")
+    result["scores"]["fid"], result["provenance"]
+    result = jeval.evaluate_run("runs/dcgan", metrics=("fid",), num=10000)
+
+Metric names:
+  fid            Fréchet distance (jgan.metrics.fid)
+  kid            kid, kid_std (jgan.metrics.kid)
+  pr             precision, recall, k = 3 (jgan.metrics.precision_recall)
+  dc             density, coverage, k = 5
+  is             Inception Score, is, is_std (needs class logits; no reference needed)
+  class_kl       KL(class histogram of the images || that of the reference), from the extractor's logits
+  stacked_mnist  modes, kl over the 1000 Stacked-MNIST modes (28x28x3 images; always lenet-mnist)
+
+Reference features are cached under `<cache>/reference/` (see
+`jgan.features.weights.cache_dir`), keyed by the extractor's provenance and
+the SHA-256 of the reference pixels, and written atomically.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import Sequence
+
+import jax
+import numpy as np
+
+from jgan import features as features_lib
+from jgan.errors import UserError
+from jgan.eval import provenance, sets
+from jgan.features import weights as weights_lib
+from jgan.metrics import classes, inception_score, precision_recall, stacked_mnist
+from jgan.metrics import fid as fid_lib
+from jgan.metrics import kid as kid_lib
+
+METRICS = ("fid", "kid", "pr", "dc", "is", "class_kl", "stacked_mnist")
+_NEEDS_REFERENCE = {"fid", "kid", "pr", "dc", "class_kl"}
+_NEEDS_LOGITS = {"is", "class_kl"}
+PR_K = 3
+DC_K = 5
+
+
+def parse_metrics(metrics) -> tuple[str, ...]:
+  names = [m.strip().lower() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
+  if not names:
+    raise UserError(f"no metrics given: choose from {', '.join(METRICS)}")
+  for name in names:
+    if name not in METRICS:
+      raise UserError(f"unknown metric {name!r}: choose from {', '.join(METRICS)}")
+  return tuple(dict.fromkeys(names))
+
+
+def _cache_key(extractor, identity: dict) -> str:
+  # The weights' content hash, not their file: the same weights from a .pt or its converted .npz share entries.
+  what = {k: v for k, v in extractor.provenance().items() if k != "weights_source"}
+  record = json.dumps({"extractor": what, "reference_sha256": identity["sha256"]}, sort_keys=True)
+  return hashlib.sha256(record.encode()).hexdigest()[:32]
+
+
+def reference_features(extractor, images: np.ndarray, identity: dict, cache: bool = True,
+                       batch_size: int | None = None) -> dict:
+  """{"features", "mu", "sigma"[, "logits"]} of a reference set, from the cache when there."""
+  path = os.path.join(weights_lib.cache_dir(), "reference", f"{_cache_key(extractor, identity)}.npz")
+  if cache and os.path.isfile(path):
+    try:
+      with np.load(path) as data:
+        return {k: data[k] for k in data.files if k != "provenance"}
+    except (OSError, ValueError, EOFError):
+      pass  # a damaged cache entry is recomputed and overwritten
+  out = extractor(images, batch_size=batch_size)
+  if images.shape[0] >= 2:
+    out["mu"], out["sigma"] = fid_lib.gaussian_stats(out["features"])
+  if cache:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}.npz"
+    record = json.dumps({"extractor": extractor.provenance(), "reference": identity})
+    np.savez(tmp, provenance=np.array(record), **out)
+    os.replace(tmp, path)  # readers see the old file or the whole new one
+  return out
+
+
+def _class_ids(logits: np.ndarray) -> np.ndarray:
+  return np.argmax(logits, axis=1)
+
+
+def score_features(metrics: Sequence[str], gen: dict, ref: dict | None, seed: int = 0,
+                   num_classes: int = 0, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
+  """Scores from extracted outputs: `gen`/`ref` hold "features" (N, D), optionally "logits", "mu", "sigma"."""
+  scores: dict = {}
+  for name in metrics:
+    if name == "fid":
+      mu, sigma = ref["mu"], ref["sigma"]
+      mu_g, sigma_g = fid_lib.gaussian_stats(gen["features"])
+      scores["fid"] = fid_lib.frechet_distance(mu_g, sigma_g, mu, sigma)
+    elif name == "kid":
+      scores.update(kid_lib.kid(gen["features"], ref["features"], kid_subsets, kid_subset_size, seed))
+    elif name == "pr":
+      scores.update(precision_recall.precision_recall(ref["features"], gen["features"], PR_K))
+    elif name == "dc":
+      scores.update(precision_recall.density_coverage(ref["features"], gen["features"], DC_K))
+    elif name == "is":
+      scores.update(inception_score.inception_score(gen["logits"], splits=min(10, len(gen["logits"]))))
+    elif name == "class_kl":
+      target = classes.class_histogram(_class_ids(ref["logits"]), num_classes)
+      # Smooth the reference histogram a little so a class missing from a small reference is not infinite KL.
+      target = (target * len(ref["logits"]) + 0.5) / (len(ref["logits"]) + 0.5 * num_classes)
+      scores["class_kl"] = classes.class_kl(_class_ids(gen["logits"]), num_classes, target)
+  return scores
+
+
+def evaluate(images, reference=None, metrics=("fid",), extractor: str = "inception", weights: str | None = None,
+             num: int | None = None, num_reference: int | None = None, seed: int = 0,
+             batch_size: int | None = None, cache: bool = True, resolution: int = 0, channels: int = 0,
+             reference_split: str = "train", data_dir: str = "", kid_subsets: int = 100,
+             kid_subset_size: int = 1000) -> dict:
+  """Scores `images` against `reference`; returns {"scores": {...}, "provenance": {...}}.
+
+  Args:
+    images, reference: uint8 (N, H, W, C) arrays, `.npz` paths, folders, zips or dataset names.
+      The reference is read at the images' resolution and channel count unless given.
+    metrics: names from `METRICS` (a list or a comma-separated string).
+    extractor: "inception" or "lenet-mnist"; `weights` overrides its weights file.
+    num, num_reference: seeded random subsets (None: all).
+  """
+  start = time.time()
+  metrics = parse_metrics(metrics)
+  gen_images, gen_identity = sets.load_images(images, resolution=resolution, channels=channels, num=num, seed=seed,
+                                              data_dir=data_dir, what="--images")
+  result: dict = {"scores": {}}
+  feature_metrics = [m for m in metrics if m != "stacked_mnist"]
+  record = {"metrics": list(metrics), "seed": seed, "num_samples": int(gen_images.shape[0]), "images": gen_identity}
+  if "stacked_mnist" in metrics:
+    lenet = features_lib.get("lenet-mnist")
+    result["scores"].update(stacked_mnist.stacked_mnist_metrics(
+        gen_images, lambda x: _class_ids(lenet(x, batch_size=batch_size, with_logits=True)["logits"])))
+    record["stacked_mnist_classifier"] = lenet.provenance()
+  if feature_metrics:
+    ex = features_lib.get(extractor, weights)
+    if any(m in _NEEDS_LOGITS for m in feature_metrics) and not ex.num_classes:
+      raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_LOGITS)} need class logits, which "
+                      f"{ex.name} with these weights does not give (inception: use pytorch-fid's .pth)")
+    gen = ex(gen_images, batch_size=batch_size)
+    ref = None
+    if any(m in _NEEDS_REFERENCE for m in feature_metrics):
+      if reference is None:
+        raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_REFERENCE)} need a reference set "
+                        "(--ref=PATH_OR_DATASET)")
+      ref_images, ref_identity = sets.load_images(
+          reference, resolution=resolution or gen_images.shape[1], channels=channels or gen_images.shape[-1],
+          split=reference_split, num=num_reference, seed=seed, data_dir=data_dir, what="--ref")
+      ref = reference_features(ex, ref_images, ref_identity, cache=cache, batch_size=batch_size)
+      record["reference"] = ref_identity
+      record["num_reference"] = int(ref_images.shape[0])
+    result["scores"].update(score_features(feature_metrics, gen, ref, seed, ex.num_classes, kid_subsets,
+                                           kid_subset_size))
+    record.update(ex.provenance())
+    if "kid" in feature_metrics:
+      record["kid"] = {"subsets": kid_subsets, "subset_size": kid_subset_size, "kernel": "(x.y/d+1)^3"}
+    if "pr" in feature_metrics or "dc" in feature_metrics:
+      record["nearest_neighbours"] = {"pr_k": PR_K, "dc_k": DC_K}
+  record.update(provenance.environment())
+  record["seconds"] = round(time.time() - start, 2)
+  result["provenance"] = record
+  return result
+
+
+def default_extractor(data_config) -> str:
+  """lenet-mnist for the MNIST data jgan knows, inception otherwise."""
+  return "lenet-mnist" if str(data_config.source) in ("mnist10k", "mnist") else "inception"
+
+
+def evaluate_run(workdir: str, metrics=("fid",), num: int = 10000, seed: int = 0, step: int | None = None,
+                 extractor: str | None = None, weights: str | None = None, num_reference: int | None = None,
+                 batch_size: int | None = None, cache: bool = True) -> dict:
+  """Samples `num` images from the run in `workdir` (newest checkpoint or `step`) and scores them
+  against the run's training data."""
+  from jgan.sampling import load
+  sampler = load(workdir, step)
+  data = sampler.config.data
+  if len(sampler.element_shape) == 1:
+    raise UserError(f"{workdir} is a 2D toy run: score it with jgan.metrics.modes, not image metrics")
+  samples = sampler.sample(jax.random.key(seed), num)
+  result = evaluate(samples, str(data.source), metrics, extractor or default_extractor(data), weights,
+                    num_reference=num_reference, seed=seed, batch_size=batch_size, cache=cache,
+                    resolution=data.resolution, channels=data.channels, reference_split=data.split,
+                    data_dir=data.get("data_dir", ""))
+  result["provenance"]["run"] = {"workdir": os.path.abspath(workdir), "step": sampler.step}
+  result["provenance"]["images"]["name"] = f"samples of {os.path.abspath(workdir)} at step {sampler.step}"
+  return result

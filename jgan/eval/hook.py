@@ -1,0 +1,167 @@
+"""Evaluation during training: scores every K steps, metric curves, the best checkpoint.
+
+Enable it with a `config.eval` block (see `eval_config()`), e.g.
+
+    config.eval = jgan.eval.hook.eval_config(every_steps=1000, metrics="fid", num_samples=5000)
+
+Every `every_steps` steps `EvalHook` draws `num_samples` images from G (a
+fixed latent batch, so the curve is not sampling noise), scores them against
+`num_reference` training examples (reference features are extracted once),
+appends {"step", "eval/<metric>": value, ...} to workdir/metrics.jsonl and
+TensorBoard, and keeps the best checkpoint by `best_metric` in workdir/best/
+(an orbax CheckpointManager with a BestN(1) preservation policy: a new save
+lands in a temporary folder renamed into place, and the worse one is deleted
+only after, so a kill never leaves no best checkpoint). `best_metric` is
+minimised unless it is one of precision, recall, density, coverage, is, modes.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Callable
+
+import jax
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jgan import features as features_lib
+from jgan import images as image_lib
+from jgan import rng
+from jgan.errors import UserError
+from jgan.eval import api as evaluate_lib
+from jgan.eval import provenance
+from jgan.train.hooks import Hook
+
+BEST_DIR = "best"
+_MAXIMISED = {"precision", "recall", "density", "coverage", "is", "modes"}
+
+
+def eval_config(every_steps: int = 0, metrics: str = "fid", num_samples: int = 5000, num_reference: int = 10000,
+                extractor: str = "auto", weights: str = "", best_metric: str = "fid",
+                batch_size: int = 0) -> ml_collections.ConfigDict:
+  """The `config.eval` block; every_steps=0 turns evaluation off."""
+  return ml_collections.ConfigDict(dict(every_steps=every_steps, metrics=metrics, num_samples=num_samples,
+                                        num_reference=num_reference, extractor=extractor, weights=weights,
+                                        best_metric=best_metric, batch_size=batch_size))
+
+
+class BestCheckpoint:
+  """Keeps the single best state by one metric in its own orbax directory."""
+
+  def __init__(self, directory: str, metric: str):
+    self.metric = metric
+    # BestN sorts ascending (descending with reverse) and keeps the last n: reverse when smaller is better.
+    reverse = metric not in _MAXIMISED
+    options = ocp.CheckpointManagerOptions(
+        preservation_policy=ocp.checkpoint_managers.BestN(
+            get_metric_fn=lambda m: m[metric], reverse=reverse, n=1, keep_checkpoints_without_metrics=False),
+        enable_async_checkpointing=False,  # the loop donates the state right after the hook
+        cleanup_tmp_directories=True, create=True)
+    self.manager = ocp.CheckpointManager(os.path.abspath(directory), options=options)
+
+  def save(self, step: int, state: Any, value: float) -> None:
+    if step in self.manager.all_steps() or not np.isfinite(value):
+      return
+    self.manager.save(step, args=ocp.args.StandardSave(state), metrics={self.metric: float(value)}, force=True)
+
+  def steps(self) -> list[int]:
+    return sorted(self.manager.all_steps())
+
+  def close(self) -> None:
+    self.manager.wait_until_finished()
+    self.manager.close()
+
+
+class EvalHook(Hook):
+  """Scores `sample_fn(state)` (uint8 images) against a reference every `every_steps` steps."""
+
+  def __init__(self, every_steps: int, sample_fn: Callable[[Any], np.ndarray], reference_images: np.ndarray,
+               reference_identity: dict, extractor, metrics, jsonl_path: str, writer=None,
+               best: BestCheckpoint | None = None, seed: int = 0, batch_size: int | None = None,
+               print_fn: Callable[[str], None] = lambda s: print(s, flush=True)):
+    self.every_steps = every_steps
+    self.sample_fn = sample_fn
+    self.reference_images = reference_images
+    self.reference_identity = reference_identity
+    self.extractor = extractor
+    self.metrics = evaluate_lib.parse_metrics(metrics)
+    self.jsonl_path = jsonl_path
+    self.writer = writer
+    self.best = best
+    self.seed = seed
+    self.batch_size = batch_size
+    self.print_fn = print_fn
+    self._reference = None
+    if best is not None and best.metric not in self._score_names():
+      raise UserError(f"config.eval.best_metric={best.metric!r} is not among the scores of "
+                      f"config.eval.metrics={','.join(self.metrics)} ({', '.join(self._score_names())})")
+
+  def _score_names(self) -> list[str]:
+    names = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"],
+             "dc": ["density", "coverage"], "is": ["is", "is_std"], "class_kl": ["class_kl"],
+             "stacked_mnist": ["modes", "kl"]}
+    return [n for m in self.metrics for n in names[m]]
+
+  def scores(self, state: Any) -> dict:
+    if self._reference is None:  # extracted once per run, from the cache when an earlier run made it
+      self._reference = evaluate_lib.reference_features(self.extractor, self.reference_images,
+                                                        self.reference_identity, batch_size=self.batch_size)
+    images = self.extractor.check_images(self.sample_fn(state), "generated samples")
+    gen = self.extractor(images, batch_size=self.batch_size)
+    return evaluate_lib.score_features([m for m in self.metrics if m != "stacked_mnist"], gen, self._reference,
+                                       self.seed, self.extractor.num_classes)
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    scores = self.scores(state)
+    record = {"step": step, **{f"eval/{k}": v for k, v in scores.items()}}
+    with open(self.jsonl_path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    if self.writer is not None:
+      for name, value in scores.items():
+        self.writer.add_scalar(f"eval/{name}", value, step)
+    if self.best is not None:
+      self.best.save(step, state, scores[self.best.metric])
+    self.print_fn(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in scores.items()))
+
+  def close(self) -> None:
+    if self.best is not None:
+      self.best.close()
+
+
+def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable[[Any], np.ndarray]:
+  """state -> uint8 (num, H, W, C) samples of G from a latent batch fixed by `seed`."""
+  if not hasattr(task, "generate"):
+    raise UserError("config.eval needs a generative task (one with generate); this task has none")
+  key = rng.named(jax.random.key(seed), "eval")
+  z = np.asarray(task.latents(key, num))
+  generate = jax.jit(lambda state, z: task.generate(state, z)[0])
+
+  def sample_fn(state):
+    parts = [np.asarray(generate(state, z[i:i + batch_size])) for i in range(0, num, batch_size)]
+    return image_lib.to_uint8(np.concatenate(parts))
+  return sample_fn
+
+
+def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
+  """The EvalHook described by `config.eval` for a run in `workdir` on `source` (its training data)."""
+  e = config.eval
+  steps_per_call = config.train.get("steps_per_call", 1)
+  if e.every_steps % steps_per_call:
+    raise UserError(f"config.eval.every_steps={e.every_steps} is not a multiple of "
+                    f"config.train.steps_per_call={steps_per_call}")
+  if source.element_shape == (2,):
+    raise UserError("config.eval scores images; the 2D toy sets are scored with jgan.metrics.modes")
+  if e.num_samples < 2:
+    raise UserError(f"config.eval.num_samples={e.num_samples}: need at least 2 samples")
+  extractor_name = evaluate_lib.default_extractor(config.data) if e.extractor == "auto" else e.extractor
+  extractor = features_lib.get(extractor_name, e.weights or None)
+  num_ref = min(e.num_reference, source.length)
+  indices = np.sort(np.random.default_rng(config.seed).choice(source.length, num_ref, replace=False))
+  reference = np.concatenate([source.read(indices[i:i + 2048])["x"] for i in range(0, num_ref, 2048)])
+  identity = {"name": source.name, "fingerprint": source.fingerprint, "num": int(num_ref),
+              "shape": list(reference.shape[1:]), "sha256": provenance.array_sha256(reference)}
+  best = BestCheckpoint(os.path.join(workdir, BEST_DIR), e.best_metric) if e.best_metric else None
+  return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples), reference, identity, extractor,
+                  e.metrics, os.path.join(workdir, "metrics.jsonl"), writer, best, config.seed,
+                  e.batch_size or None)

@@ -1,0 +1,48 @@
+"""Class-distribution metrics for conditional generators, from a classifier's predictions.
+
+* `class_kl`: KL(predicted class histogram || target distribution), 0 when a
+  generator produces classes in the right proportions (uniform by default);
+* `label_accuracy`: how often the classifier agrees with the class the
+  generator was asked for (conditional models).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from jgan.errors import UserError
+
+
+def class_histogram(predicted, num_classes: int) -> np.ndarray:
+  """int (N,) class ids -> float64 (num_classes,) frequencies summing to 1."""
+  predicted = np.asarray(predicted)
+  if predicted.ndim != 1 or predicted.size == 0:
+    raise UserError(f"expected a non-empty vector of class ids, got shape {predicted.shape}")
+  if predicted.min() < 0 or predicted.max() >= num_classes:
+    raise UserError(f"class ids must lie in [0, {num_classes}), got {predicted.min()}..{predicted.max()}")
+  return np.bincount(predicted, minlength=num_classes) / predicted.size
+
+
+def kl_divergence(p, q) -> float:
+  """KL(p || q) in nats for discrete distributions (0 log 0 = 0); inf when p has mass where q has none."""
+  p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+  mask = p > 0
+  if np.any(q[mask] <= 0):
+    return float("inf")
+  return float(np.sum(p[mask] * np.log(p[mask] / q[mask])))
+
+
+def class_kl(predicted, num_classes: int, target=None) -> float:
+  """KL(histogram of predicted ids || target) in nats; target defaults to uniform over num_classes."""
+  hist = class_histogram(predicted, num_classes)
+  target = np.full(num_classes, 1.0 / num_classes) if target is None else np.asarray(target, np.float64)
+  if target.shape != (num_classes,):
+    raise UserError(f"target distribution has shape {target.shape}, expected ({num_classes},)")
+  return kl_divergence(hist, target / target.sum())
+
+
+def label_accuracy(predicted, intended) -> float:
+  """Fraction of samples whose predicted class equals the class they were generated for."""
+  predicted, intended = np.asarray(predicted), np.asarray(intended)
+  if predicted.shape != intended.shape or predicted.size == 0:
+    raise UserError(f"predicted {predicted.shape} and intended {intended.shape} labels must be equal, non-empty")
+  return float(np.mean(predicted == intended))
