@@ -2,6 +2,8 @@
 
   default: the default `experiments.dcgan` model (DCGAN-28 on the embedded MNIST, width 64), batch 64
   paper64: DCGAN-64 as in pytorch/examples (nz 100, 64 filters, 5 layers), MNIST resized to 64x64x3
+  gpu:     paper64 at batch 64 and 256, float32 and bfloat16, 20 steps per call in a lax.scan,
+           data on the device: the rows of the GPU speed table (issue 6)
 """
 import ml_collections
 
@@ -9,11 +11,11 @@ from experiments.configs import dcgan
 
 
 def get_config(arg: str = "default") -> ml_collections.ConfigDict:
-  config = dcgan.get_config("paper" if arg == "paper64" else "")
-  if arg == "paper64":
+  config = dcgan.get_config("paper" if arg in ("paper64", "gpu") else "")
+  if arg in ("paper64", "gpu"):
     config.data.channels = 3
   elif arg not in ("", "default"):
-    raise ValueError(f"unknown bench preset {arg!r}: use 'default' or 'paper64'")
+    raise ValueError(f"unknown bench preset {arg!r}: use 'default', 'paper64' or 'gpu'")
   config.log.tensorboard = False
   config.bench = ml_collections.ConfigDict()
   config.bench.batch_sizes = (64,)
@@ -23,4 +25,13 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
   config.bench.warmup = 5
   config.bench.torch = True
   config.bench.plain_flax = True
+  if arg == "gpu":
+    config.bench.batch_sizes = (64, 256)
+    config.bench.precisions = ("float32", "bfloat16")
+    config.bench.placements = ("device",)
+    config.bench.steps = 400
+    config.bench.warmup = 40
+    config.bench.torch = False
+    config.train.steps_per_call = 20
+    config.train.scan_rolled = True
   return config
