@@ -76,10 +76,12 @@ def init_state(task, seed: int, shape: Sequence[int], state_sharding):
 def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Array]:
   """state -> what the sample grid shows, from a key and a real batch both fixed by the seed.
 
-  The real batch is the source's first `num` examples (image-repair tasks show them
-  repaired; GANs only use its size).
+  The real batch is `num` examples drawn by the seed (image-repair tasks show them
+  repaired; GANs only use its size). Not the first ones: folders and zips list
+  their files by class.
   """
-  records = source.read(np.arange(min(num, source.length)))
+  picked = np.random.default_rng(seed).choice(source.length, min(num, source.length), replace=False)
+  records = source.read(np.sort(picked))
   batch = {"x": scale_images(jnp.asarray(records["x"])), "label": jnp.asarray(records["label"])}
   key = rng.named(jax.random.key(seed), "samples")
   return jax.jit(lambda state: task.preview(state, key, batch))

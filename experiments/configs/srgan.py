@@ -1,0 +1,60 @@
+"""SRResNet then SRGAN super-resolution, on the embedded MNIST digits by default (7 -> 28 at x4).
+
+    python -m experiments.srgan --workdir=runs/srgan
+    python -m experiments.srgan --config=experiments/configs/srgan.py:smoke --workdir=/tmp/smoke
+    # CIFAR-10, 8 -> 32 at x4; the source may be a folder, a zip or the tfds name `cifar10`:
+    python -m experiments.srgan --config=experiments/configs/srgan.py:cifar --workdir=runs/srgan_cifar \
+        --config.data.source=../shared/data/cifar10-jpeg.zip
+    # pixel loss only (SRResNet): --config.train.pretrain_steps equal to --config.train.num_steps
+
+Variants (the text after ':'): "" (MNIST 28x28), "smoke" (tiny, a few steps),
+"cifar" (CIFAR-10 32x32 RGB). The first `train.pretrain_steps` steps train
+SRResNet on the pixel loss; the rest are SRGAN steps (adversarial +
+feature-matching perceptual term).
+"""
+import ml_collections
+
+from experiments.configs import dcgan
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  config = dcgan.get_config()
+  config.task = "superres"
+  config.model.name = "srresnet"
+  config.model.scale = 4               # 2, 4 or 8; data.resolution must be a multiple
+  config.model.g_width = 32
+  config.model.num_blocks = 4
+  config.model.bicubic_skip = True     # predict the residual over bicubic (see nets.SRResNet)
+  config.model.d_width = 32
+  config.model.vgg_weights = ""        # optional local VGG19 .npz: perceptual term on its features, not D's
+  config.model.vgg_layer = "conv2_2"
+
+  config.train.batch_size = 32
+  config.train.num_steps = 3000
+  config.train.pretrain_steps = 1500   # SRResNet (pixel loss) steps before the SRGAN steps
+  config.train.recon_loss = "l2"       # SRResNet's MSE
+  config.train.adv_weight = 1e-3       # SRGAN's weight of the adversarial term (Ledig et al. 2017, eq. 3)
+  config.train.feature_weight = 0.1    # weight of the feature-matching perceptual term
+  config.train.g_lr = 1e-3
+  config.train.d_lr = 2e-4
+  config.train.b1 = 0.9
+  config.log.num_samples = 16
+
+  if arg == "smoke":
+    config.model.g_width = 8
+    config.model.num_blocks = 1
+    config.model.d_width = 8
+    config.train.batch_size = 8
+    config.train.num_steps = 6
+    config.train.pretrain_steps = 3
+    config.log.every_steps = 2
+    config.log.sample_every_steps = 3
+    config.log.num_samples = 4
+    config.log.checkpoint_every_steps = 3
+  elif arg == "cifar":
+    config.data.source = "../shared/data/cifar10-jpeg.zip"
+    config.data.resolution = 32
+    config.data.channels = 3
+  elif arg:
+    raise ValueError(f"unknown srgan config variant {arg!r}: use '', 'smoke' or 'cifar'")
+  return config
