@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: weights install test dcgan sample bench bench-toy lint
+.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -20,6 +20,9 @@ sample:
 
 bench:
 	$(PYTHON) -m experiments.bench
+
+bench-repair:
+	$(PYTHON) -m experiments.bench_repair --workdir=runs/bench_repair
 
 lint:
 	$(PYTHON) -m ruff check jgan experiments tests

@@ -48,9 +48,8 @@ def maybe_initialize_distributed() -> None:
 
 
 def run(main: Callable) -> None:
-  from jgan.train.loop import Interrupted
-
   from jgan.train.hooks import NonFiniteError
+  from jgan.train.loop import Interrupted
 
   def wrapped(argv):
     # orbax and tfds log every file operation at INFO; keep the console for progress lines.

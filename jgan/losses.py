@@ -40,6 +40,43 @@ def g_minimax(fake_logits: jax.Array) -> jax.Array:
   return -jnp.mean(jax.nn.softplus(fake_logits))
 
 
+def d_least_squares(real_logits: jax.Array, fake_logits: jax.Array,
+                    label_smoothing: float = 0.0) -> jax.Array:
+  """LSGAN (Mao et al. 2017, arXiv:1611.04076, eq. 2 with a=0, b=1): 1/2 E[(D(x)-t)^2] + 1/2 E[D(G(z))^2].
+
+  D's raw output is the score (no sigmoid). t = 1 - label_smoothing.
+  """
+  target = 1.0 - label_smoothing
+  return 0.5 * jnp.mean(jnp.square(real_logits - target)) + 0.5 * jnp.mean(jnp.square(fake_logits))
+
+
+def g_least_squares(fake_logits: jax.Array) -> jax.Array:
+  """LSGAN generator loss with c = 1: 1/2 E[(D(G(z)) - 1)^2]."""
+  return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
+
+
+def d_wasserstein(real_logits: jax.Array, fake_logits: jax.Array,
+                  label_smoothing: float = 0.0) -> jax.Array:
+  """Critic loss of WGAN (Arjovsky et al. 2017, arXiv:1701.07875): E[f(G(z))] - E[f(x)].
+
+  The Lipschitz constraint is not part of the loss: pair it with weight clipping
+  (config.train.clip) or a gradient penalty (config.train.gp_weight).
+  """
+  del label_smoothing  # rejected by build.validate: targets have no meaning for a critic
+  return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def g_wasserstein(fake_logits: jax.Array) -> jax.Array:
+  """-E[f(G(z))]: also the generator loss of the hinge GAN (Lim & Ye 2017; Miyato et al. 2018)."""
+  return -jnp.mean(fake_logits)
+
+
+def d_hinge(real_logits: jax.Array, fake_logits: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
+  """Hinge loss (Lim & Ye 2017, arXiv:1705.02894; SNGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+  del label_smoothing  # rejected by build.validate
+  return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
 DLoss = Callable[..., jax.Array]
 GLoss = Callable[[jax.Array], jax.Array]
 
@@ -47,7 +84,13 @@ GLoss = Callable[[jax.Array], jax.Array]
 LOSSES: dict[str, tuple[DLoss, GLoss]] = {
     "non_saturating": (d_cross_entropy, g_non_saturating),
     "minimax": (d_cross_entropy, g_minimax),
+    "least_squares": (d_least_squares, g_least_squares),
+    "wasserstein": (d_wasserstein, g_wasserstein),
+    "hinge": (d_hinge, g_wasserstein),
 }
+
+# Losses whose real target is a probability-like label, so one-sided smoothing applies.
+SMOOTHABLE = ("non_saturating", "minimax", "least_squares")
 
 
 def get_losses(name: str) -> tuple[DLoss, GLoss]:

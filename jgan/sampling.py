@@ -15,7 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import images as image_lib, sharding, workdir as workdir_lib
+from jgan import images as image_lib
+from jgan import sharding
+from jgan import workdir as workdir_lib
 from jgan.build import make_task
 from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.errors import UserError
@@ -36,7 +38,8 @@ class Sampler:
     checkpointer = Checkpointer(directory, keep=10**9, use_async=False) if os.path.isdir(directory) else None
     try:
       if checkpointer is None or not checkpointer.steps():
-        raise UserError(f"{workdir} holds no checkpoint yet: train first (python -m experiments.dcgan --workdir={workdir})")
+        raise UserError(f"{workdir} holds no checkpoint yet: train first "
+                        f"(python -m experiments.dcgan --workdir={workdir})")
       if step is None:
         self.state = checkpointer.restore_latest(abstract)
       elif step not in checkpointer.steps():
@@ -47,22 +50,31 @@ class Sampler:
       if checkpointer is not None:
         checkpointer.close()
     self.step = int(self.state.step)
-    self._generate = jax.jit(lambda state, z: self.gan.generate(state, z)[0])
+    # Only class-conditional GANs take labels (None is static under jit: two traces at most).
+    self._generate = jax.jit(lambda state, z, labels: (self.gan.generate(state, z) if labels is None else
+                                                       self.gan.generate(state, z, labels=labels))[0])
 
   @property
   def latent_dim(self) -> int:
     return self.gan.latent_dim
 
-  def generate(self, z: jax.Array) -> jax.Array:
-    """z (B, latent_dim) -> float samples (B, ...) in [-1, 1] (points for toy data)."""
-    return self._generate(self.state, jnp.asarray(z, jnp.float32))
+  def generate(self, z: jax.Array, labels=None) -> jax.Array:
+    """z (B, latent_dim) [, int labels (B,) for a class-conditional run] -> float samples (B, ...) in [-1, 1]."""
+    return self._generate(self.state, jnp.asarray(z, jnp.float32), None if labels is None else jnp.asarray(labels))
 
-  def sample(self, key: jax.Array, num: int, batch_size: int = 256) -> np.ndarray:
-    """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points."""
+  def sample(self, key: jax.Array, num: int, batch_size: int = 256, labels=None) -> np.ndarray:
+    """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points.
+
+    `labels` (num,) picks the classes of a conditional run (default 0, 1, ..., K-1, 0, ...).
+    """
     if num < 1:
       raise UserError(f"--num={num} must be positive")
     z = self.gan.latents(key, num)
-    parts = [np.asarray(self.generate(z[i:i + batch_size])) for i in range(0, num, batch_size)]
+    num_classes = getattr(self.gan, "num_classes", 0)
+    if labels is None and num_classes:
+      labels = np.arange(num) % num_classes
+    parts = [np.asarray(self.generate(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
+             for i in range(0, num, batch_size)]
     out = np.concatenate(parts)
     return out if len(self.element_shape) == 1 else image_lib.to_uint8(out)
 

@@ -6,8 +6,8 @@ import sys
 
 import jax.numpy as jnp
 import numpy as np
-
 from conftest import REPO
+
 from jgan.checkpoint import Checkpointer
 
 
@@ -51,7 +51,7 @@ def test_data_parallel_steps_and_checkpoints_across_device_counts(tfds_dir, tmp_
   proc = subprocess.run([sys.executable, str(REPO / "tests/scripts/multidevice.py"), tfds_dir, str(tmp_path)],
                         cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+  line = next(out for out in proc.stdout.splitlines() if out.startswith("RESULT "))
   results = json.loads(line[len("RESULT "):])
   # Same global batch => same update, up to float reassociation of the cross-device sums.
   assert results["step_2_vs_1"] < 1e-5 and results["step_4_vs_1"] < 1e-5, results

@@ -1,9 +1,8 @@
 """The command-line entry points: the smoke run, sampling, and one-line errors for bad input."""
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import run_module
+from PIL import Image
 
 SMOKE = "--config=experiments/configs/dcgan.py:smoke"
 
@@ -11,7 +10,7 @@ SMOKE = "--config=experiments/configs/dcgan.py:smoke"
 def _assert_one_line_error(proc, *needles):
   assert proc.returncode != 0
   assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
-  lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(lines) == 1, proc.stderr[-2000:]
   for needle in needles:
     assert needle in lines[0], lines[0]
@@ -76,8 +75,8 @@ def test_sigkilled_run_resumes_to_the_same_generator(tmp_path, tfds_dir):
 
   from conftest import REPO
   args = [SMOKE, f"--config.data.data_dir={tfds_dir}", "--config.train.num_steps=400",
-          "--config.log.checkpoint_every_steps=20", "--config.log.every_steps=20", "--config.log.sample_every_steps=400",
-          "--config.log.tensorboard=False"]
+          "--config.log.checkpoint_every_steps=20", "--config.log.every_steps=20",
+          "--config.log.sample_every_steps=400", "--config.log.tensorboard=False"]
   killed = tmp_path / "killed"
   proc = subprocess.Popen([sys.executable, "-m", "experiments.dcgan", *args, f"--workdir={killed}"], cwd=REPO,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -10,9 +10,8 @@ Variants (the text after ':'): "" (default), "smoke" (a tiny model, a few steps)
 """
 import ml_collections
 
-from jgan.eval.hook import eval_config
-
 from jgan import build
+from jgan.eval.hook import eval_config
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:

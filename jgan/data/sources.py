@@ -177,7 +177,8 @@ def _file_source(path: str, data_config) -> Source:
     return {"x": np.stack(images), "label": files.labels[indices]}
 
   listing = "\n".join(files.names).encode()
-  fingerprint = hashlib.sha256(listing + f"{os.path.getsize(path) if os.path.isfile(path) else ''}".encode()).hexdigest()[:16]
+  size = os.path.getsize(path) if os.path.isfile(path) else ""
+  fingerprint = hashlib.sha256(listing + f"{size}".encode()).hexdigest()[:16]
   return Source(name=os.path.abspath(path), length=len(files.names), element_shape=(resolution, resolution, channels),
                 dtype=np.dtype(np.uint8), num_classes=len(files.class_names), read=read, fingerprint=fingerprint)
 
@@ -210,7 +211,7 @@ def _tfds_builder(data_config):
 
 
 def _prepare(builder, data_config) -> None:
-  if builder.is_prepared() if hasattr(builder, "is_prepared") else os.path.exists(builder.data_path / "dataset_info.json"):
+  if builder.is_prepared():
     return
   name = data_config.source
   if name != embedded.NAME and not _can_reach():

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import rng, sharding, workdir as workdir_lib
+from jgan import rng, sharding
+from jgan import workdir as workdir_lib
 from jgan.build import make_task
 from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.data import toy
@@ -113,8 +114,8 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
     checkpointer.close()
     feeder.close()
     return state
-  print(f"training {config.get('task', 'gan')}/{config.model.name} on {source.name} ({source.length} examples) from step {start} "
-        f"to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
+  print(f"training {config.get('task', 'gan')}/{config.model.name} on {source.name} ({source.length} examples) "
+        f"from step {start} to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
 
   writer = None
   if log.tensorboard and hooks_lib.is_main_process():

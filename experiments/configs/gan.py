@@ -1,0 +1,17 @@
+"""The 2014 GAN (Goodfellow et al., arXiv:1406.2661): MLP G and D on the embedded MNIST.
+
+G: z (100) -> 256 -> 512 -> 784 (tanh); D: 784 -> 512 -> 256 -> 1 (LeakyReLU standing in
+for the paper's maxout). The paper's practical G loss is the non-saturating one
+(sec. 3); --config.train.loss=minimax trains the saturating form of the game.
+Variants: "" and "smoke".
+"""
+from experiments.configs import dcgan
+
+
+def get_config(arg: str = ""):
+  config = dcgan.get_config(arg)
+  config.model.name = "mlp"
+  if arg == "smoke":
+    config.model.g_hidden = (32,)
+    config.model.d_hidden = (32,)
+  return config

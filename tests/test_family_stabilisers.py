@@ -1,0 +1,203 @@
+"""Stabilisers: gradient penalty, R1, spectral norm, EMA, clipping, n_critic, DiffAugment, validation."""
+import functools
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jgan import augment, build, regularizers
+from jgan.errors import UserError
+from jgan.gan import GAN, apply_net, ema_update, init_net
+from jgan.losses import d_wasserstein, g_wasserstein
+from jgan.models.mlp import MLPDiscriminator, MLPGenerator
+from jgan.models.resnet import ResNetDiscriminator
+
+RNG = np.random.default_rng(0)
+
+
+def test_gradient_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squared():
+  w = jnp.asarray(RNG.normal(size=(4, 4, 2)), jnp.float32)
+  d_apply = lambda p, x: jnp.sum(x * p, axis=(1, 2, 3))   # D(x) = <w, x>: grad D = w everywhere
+  real = jnp.asarray(RNG.normal(size=(5, 4, 4, 2)), jnp.float32)
+  fake = jnp.asarray(RNG.normal(size=(5, 4, 4, 2)), jnp.float32)
+  gp = regularizers.gradient_penalty(d_apply, w, real, fake, jax.random.key(0), 0, weight=10.0)
+  np.testing.assert_allclose(float(gp), 10.0 * (np.linalg.norm(np.asarray(w)) - 1.0) ** 2, rtol=1e-5)
+
+
+def test_gradient_penalty_interpolates_with_one_coefficient_per_example():
+  # D(x) = 1/2 ||x||^2 has grad D(x_hat) = x_hat, so the penalty depends on where x_hat lies.
+  d_apply = lambda p, x: 0.5 * jnp.sum(x ** 2, axis=(1, 2, 3))
+  real = RNG.normal(size=(6, 3, 3, 1)).astype(np.float32)
+  fake = RNG.normal(size=(6, 3, 3, 1)).astype(np.float32)
+  key = jax.random.key(3)
+  eps = np.asarray(jax.random.uniform(key, (6, 1, 1, 1)))     # one draw per example
+  x_hat = eps * real + (1 - eps) * fake
+  want = 10.0 * np.mean((np.linalg.norm(x_hat.reshape(6, -1), axis=1) - 1) ** 2)
+  got = regularizers.gradient_penalty(d_apply, None, jnp.asarray(real), jnp.asarray(fake), key, 0, weight=10.0)
+  np.testing.assert_allclose(float(got), want, rtol=1e-5)
+
+
+def test_r1_of_a_quadratic_discriminator_and_its_lazy_schedule():
+  a = RNG.normal(size=(3, 3)).astype(np.float32)
+  d_apply = lambda p, x: jnp.einsum("bi,ij,bj->b", x, p, x)    # D(x) = x^T A x: grad = (A + A^T) x
+  real = RNG.normal(size=(4, 3)).astype(np.float32)
+  grads = real @ (a + a.T).T
+  r1 = 0.5 * 2.0 * np.mean(np.sum(grads ** 2, axis=1))
+  penalty = functools.partial(regularizers.r1_penalty, gamma=2.0)
+  np.testing.assert_allclose(float(penalty(d_apply, jnp.asarray(a), real, None, None, 0)), r1, rtol=1e-5)
+  lazy = jax.jit(lambda step: penalty(d_apply, jnp.asarray(a), real, None, None, step, every=4))
+  np.testing.assert_allclose(float(lazy(8)), 4 * r1, rtol=1e-5)   # due: weighted by k
+  assert float(lazy(9)) == 0.0
+
+
+def test_spectral_norm_leaves_every_discriminator_weight_with_top_singular_value_one():
+  d = ResNetDiscriminator(resolution=16, width=4, spectral_norm=True)
+  x = jnp.asarray(RNG.normal(size=(2, 16, 16, 3)), jnp.float32)
+  params, stats = init_net(d, jax.random.key(0), x)
+  step = jax.jit(lambda s: apply_net(d, params, s, x, train=True)[1])
+  for _ in range(60):  # power iteration converges over training steps
+    stats = step(stats)
+  flat_params = {"/".join(str(k.key) for k in path): v for path, v in jax.tree_util.tree_leaves_with_path(params)}
+  checked = 0
+  for path, sigma in jax.tree_util.tree_leaves_with_path(stats):
+    name = "/".join(str(k.key) for k in path)
+    if not name.endswith("/sigma"):
+      continue
+    # stats .../_SN_i/SpectralNorm_0/Conv_j/kernel/sigma  <->  params .../Conv_j/kernel
+    param_name = re.sub(r"_SN_\d+/SpectralNorm_0/", "", name).removesuffix("/sigma")
+    w = np.asarray(flat_params[param_name])
+    top = np.linalg.svd(w.reshape(-1, w.shape[-1]), compute_uv=False)[0]
+    np.testing.assert_allclose(top / float(sigma), 1.0, rtol=2e-2)
+    checked += 1
+  assert checked >= 8
+
+
+def test_ema_after_k_updates_equals_the_closed_form():
+  decay, k = 0.9, 5
+  e0 = {"w": np.ones(3, np.float32)}
+  params = [{"w": RNG.normal(size=3).astype(np.float32)} for _ in range(k)]
+  ema = e0
+  for p in params:
+    ema = ema_update(ema, p, decay)
+  want = decay ** k * e0["w"] + (1 - decay) * sum(decay ** (k - 1 - i) * p["w"] for i, p in enumerate(params))
+  np.testing.assert_allclose(np.asarray(ema["w"]), want, rtol=1e-5)
+
+
+def _toy_gan(**fields):
+  return GAN(generator=MLPGenerator(output_shape=(2,), hidden=(8,), tanh_output=False),
+             discriminator=MLPDiscriminator(hidden=(8,)), latent_dim=2,
+             g_optimizer=optax.adam(1e-2), d_optimizer=optax.adam(1e-2), **fields)
+
+
+def _toy_batch(n):
+  return {"x": jnp.asarray(RNG.normal(size=(n, 2)), jnp.float32), "label": jnp.zeros((n,), jnp.int32)}
+
+
+def test_train_step_keeps_the_generator_ema_with_its_warm_up():
+  from jgan.losses import d_cross_entropy, g_non_saturating
+  gan = _toy_gan(d_loss=d_cross_entropy, g_loss=g_non_saturating, ema_decay=0.5)
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))
+  history = [state.params["g"]]
+  step = jax.jit(gan.train_step)
+  for i in range(3):
+    state, _ = step(state, _toy_batch(8), jax.random.key(i))
+    history.append(state.params["g"])
+  d0, d1, d2 = (min(0.5, (1 + t) / (10 + t)) for t in range(3))   # the warm-up schedule
+  want = jax.tree.map(lambda p0, p1, p2, p3: d2 * (d1 * (d0 * p0 + (1 - d0) * p1) + (1 - d1) * p2) + (1 - d2) * p3,
+                      *history)
+  for got, ref in zip(jax.tree.leaves(state.ema_params["g"]), jax.tree.leaves(want)):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
+
+
+def test_clipping_keeps_every_critic_weight_in_range_and_n_critic_counts_updates():
+  gan = _toy_gan(d_loss=d_wasserstein, g_loss=g_wasserstein, d_clip=0.01, n_critic=3)
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))
+  state, _ = jax.jit(gan.train_step)(state, _toy_batch(3 * 8), jax.random.key(1))
+  leaves = np.concatenate([np.ravel(w) for w in jax.tree.leaves(state.params["d"])])
+  assert np.all(np.abs(leaves) <= 0.01)
+  assert np.any(np.abs(leaves) == 0.01)   # the init exceeds c, so the clip is active
+  assert int(state.opt_state["d"][0].count) == 3 and int(state.opt_state["g"][0].count) == 1
+
+
+def test_translation_and_cutout_match_hand_built_images():
+  x = RNG.normal(size=(2, 6, 5, 3)).astype(np.float32)
+  shifted = np.asarray(augment.translate(jnp.asarray(x), jnp.array([[1, -2], [0, 0]])))
+  want = np.zeros_like(x[0])
+  want[1:, :3] = x[0, :5, 2:]     # down 1, left 2, zero fill
+  np.testing.assert_array_equal(shifted[0], want)
+  np.testing.assert_array_equal(shifted[1], x[1])
+  mask = np.asarray(augment.cutout_mask((1, 8, 8, 1), jnp.array([[4, 4]]), (4, 4)))[0, ..., 0]
+  want_mask = np.ones((8, 8))
+  want_mask[2:6, 2:6] = 0
+  np.testing.assert_array_equal(mask, want_mask)
+
+
+def test_colour_ops_keep_their_invariants_and_diff_augment_is_differentiable():
+  x = jnp.asarray(RNG.uniform(-1, 1, size=(3, 8, 8, 3)), jnp.float32)
+  key = jax.random.key(0)
+  np.testing.assert_allclose(np.mean(np.asarray(augment.contrast(x, key)), axis=(1, 2, 3)),
+                             np.mean(np.asarray(x), axis=(1, 2, 3)), atol=1e-5)
+  np.testing.assert_allclose(np.mean(np.asarray(augment.saturation(x, key)), axis=3),
+                             np.mean(np.asarray(x), axis=3), atol=1e-5)
+  bright = np.asarray(augment.brightness(x, key)) - np.asarray(x)
+  assert np.allclose(bright, bright[:, :1, :1, :1]) and np.all(np.abs(bright) <= 0.5)
+  g = jax.grad(lambda im: jnp.sum(augment.diff_augment(im, key)))(x)
+  assert np.all(np.isfinite(np.asarray(g))) and float(jnp.sum(jnp.abs(g))) > 0
+  # cutout alone: the gradient of the sum is exactly the keep-mask
+  g_cut = np.asarray(jax.grad(lambda im: jnp.sum(augment.diff_augment(im, key, ("cutout",))))(x))
+  assert set(np.unique(g_cut)) <= {0.0, 1.0} and 0 < g_cut.mean() < 1
+
+
+@pytest.mark.parametrize("section,name,value,message", [
+    ("train", "optimizer", "sgd", "optimizer='sgd'"),
+    ("train", "augment", "color,flip", "unknown DiffAugment policy 'flip'"),
+    ("train", "gp_weight", 10.0, "needs a D without BatchNorm"),
+    ("model", "spectral_norm", True, "no spectral-norm switch"),
+    ("model", "num_classes", 10, "is unconditional"),
+    ("train", "r1_every", 0, "r1_every=0 must be positive"),
+])
+def test_bad_family_values_fail_with_one_line(smoke_config, section, name, value, message):
+  smoke_config[section][name] = value
+  with pytest.raises(UserError, match=message) as info:
+    build.validate(smoke_config)
+  assert "\n" not in str(info.value)
+
+
+def test_label_smoothing_is_rejected_for_critic_losses(smoke_config):
+  smoke_config.train.loss = "hinge"
+  smoke_config.train.label_smoothing = 0.1
+  with pytest.raises(UserError, match="label_smoothing applies to"):
+    build.validate(smoke_config)
+
+
+def test_wgan_config_builds_rmsprop_and_ttur_rates(smoke_config):
+  smoke_config.train.optimizer = "rmsprop"
+  smoke_config.train.g_lr, smoke_config.train.d_lr = 1e-3, 4e-3
+  gan = build.make_gan(smoke_config, (28, 28, 1))
+  grads = {"w": jnp.ones(2)}
+  for opt, lr in ((gan.g_optimizer, 1e-3), (gan.d_optimizer, 4e-3)):
+    updates, _ = opt.update(grads, opt.init(grads))
+    # RMSProp's first step: -lr * g / sqrt(0.1 * g^2) (decay 0.9, zero init)
+    np.testing.assert_allclose(np.asarray(updates["w"]), -lr / np.sqrt(0.1), rtol=1e-4)
+
+
+def test_every_image_stabiliser_composes_in_one_conditional_step(smoke_config):
+  # ACGAN head, spectral norm, DiffAugment and EMA in one jitted step (the wgan_gp and stylegan
+  # smoke runs take the gradient penalty and lazy R1 through the same GAN step).
+  c = smoke_config
+  c.data.resolution = 16
+  c.model.name, c.model.num_classes, c.model.acgan, c.model.spectral_norm = "resnet", 10, True, True
+  c.train.batch_size = 8
+  c.train.augment, c.train.ema_decay, c.train.loss = "color,translation,cutout", 0.99, "hinge"
+  gan = build.make_task(c, (16, 16, 1))
+  assert gan.acgan_weight == 1.0 and gan.augment is not None
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  batch = {"x": jnp.asarray(RNG.uniform(-1, 1, size=(8, 16, 16, 1)), jnp.float32),
+           "label": jnp.arange(8, dtype=jnp.int32)}
+  state, metrics = jax.jit(gan.train_step)(state, batch, jax.random.key(1))
+  assert "d_class_acc" in metrics and all(np.isfinite(float(v)) for v in metrics.values())
+  samples = gan.generate(state, jnp.zeros((3, c.model.latent_dim)), labels=jnp.array([1, 2, 3]))[0]
+  assert samples.shape == (3, 16, 16, 1) and "g" in state.ema_params
