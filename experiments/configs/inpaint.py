@@ -38,6 +38,11 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.train.b1 = 0.5
   config.log.num_samples = 16          # 16 examples: an 8x8 grid of (input, mask, output, truth)
 
+  return apply_variant(config, arg, "inpaint")
+
+
+def apply_variant(config, arg: str, name: str):
+  """The variants every image-repair config shares: "" (MNIST), "smoke", "cifar"."""
   if arg == "smoke":
     config.model.g_width = 8
     config.model.d_width = 8
@@ -53,5 +58,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
     config.data.resolution = 32
     config.data.channels = 3
   elif arg:
-    raise ValueError(f"unknown inpaint config variant {arg!r}: use '', 'smoke' or 'cifar'")
+    raise ValueError(f"unknown {name} config variant {arg!r}: use '', 'smoke' or 'cifar'")
   return config

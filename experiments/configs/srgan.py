@@ -14,7 +14,7 @@ feature-matching perceptual term).
 """
 import ml_collections
 
-from experiments.configs import dcgan
+from experiments.configs import dcgan, inpaint
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -41,20 +41,5 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.log.num_samples = 16
 
   if arg == "smoke":
-    config.model.g_width = 8
     config.model.num_blocks = 1
-    config.model.d_width = 8
-    config.train.batch_size = 8
-    config.train.num_steps = 6
-    config.train.pretrain_steps = 3
-    config.log.every_steps = 2
-    config.log.sample_every_steps = 3
-    config.log.num_samples = 4
-    config.log.checkpoint_every_steps = 3
-  elif arg == "cifar":
-    config.data.source = "../shared/data/cifar10-jpeg.zip"
-    config.data.resolution = 32
-    config.data.channels = 3
-  elif arg:
-    raise ValueError(f"unknown srgan config variant {arg!r}: use '', 'smoke' or 'cifar'")
-  return config
+  return inpaint.apply_variant(config, arg, "srgan")
