@@ -5,7 +5,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import images as image_lib, rng
+from jgan import images as image_lib
+from jgan import rng
 from jgan.build import make_task
 from jgan.data.pipeline import scale_images
 from jgan.data.sources import open_source
