@@ -35,6 +35,7 @@ import numpy as np
 
 from jgan.errors import UserError
 from jgan.features import torch_archive
+from jgan.features.weights import flatten
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -317,16 +318,6 @@ def params_from_pytorch_fid(state: dict) -> dict:
     params["fc"] = {"kernel": np.asarray(state["fc.weight"], np.float32).T,
                     "bias": np.asarray(state["fc.bias"], np.float32)}
   return params
-
-
-def flatten(params: dict, prefix: str = "") -> dict[str, np.ndarray]:
-  out = {}
-  for key, value in params.items():
-    if isinstance(value, dict):
-      out.update(flatten(value, f"{prefix}{key}/"))
-    else:
-      out[f"{prefix}{key}"] = np.asarray(value)
-  return out
 
 
 def unflatten(flat: dict[str, np.ndarray]) -> dict:

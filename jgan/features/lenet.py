@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jgan.errors import UserError
+from jgan.features.weights import flatten  # noqa: F401  (re-exported: lenet.flatten)
 
 INPUT_SIZE = 28
 FEATURE_DIM = 128
@@ -61,16 +62,6 @@ def apply(params, images: jax.Array) -> dict:
 
 def packaged_weights_path():
   return importlib.resources.files("jgan.features").joinpath(WEIGHTS_FILE)
-
-
-def flatten(params: dict, prefix: str = "") -> dict[str, np.ndarray]:
-  out = {}
-  for key, value in params.items():
-    if isinstance(value, dict):
-      out.update(flatten(value, f"{prefix}{key}/"))
-    else:
-      out[f"{prefix}{key}"] = np.asarray(value)
-  return out
 
 
 def load_params(path=None) -> tuple[dict, dict]:

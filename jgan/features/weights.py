@@ -88,3 +88,14 @@ def params_sha256(flat: dict[str, np.ndarray]) -> str:
     digest.update(f"{name}|{value.dtype.str}|{value.shape}|".encode())
     digest.update(value.tobytes())
   return digest.hexdigest()
+
+
+def flatten(params: dict, prefix: str = "") -> dict[str, np.ndarray]:
+  """A nested parameter dict -> {"a/b/kernel": array}, the layout of the weight `.npz` files."""
+  out = {}
+  for key, value in params.items():
+    if isinstance(value, dict):
+      out.update(flatten(value, f"{prefix}{key}/"))
+    else:
+      out[f"{prefix}{key}"] = np.asarray(value)
+  return out
