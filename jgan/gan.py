@@ -52,6 +52,14 @@ class GANState:
   def root_key(self) -> jax.Array:
     return jax.random.wrap_key_data(self.rng)
 
+  @classmethod
+  def fresh(cls, root_key: jax.Array, params: dict, batch_stats: dict, optimizers: dict,
+            ema_params: dict | None = None) -> "GANState":
+    """Step 0: `optimizers` maps each network name to its optax transformation."""
+    return cls(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(root_key), params=params,
+               batch_stats=batch_stats, opt_state={name: opt.init(params[name]) for name, opt in optimizers.items()},
+               ema_params=ema_params or {})
+
 
 def apply_net(module: nn.Module, params, batch_stats, *inputs, train: bool, rngs: dict | None = None):
   """Runs `module`; returns (output, new batch_stats). Only training mode updates statistics.
@@ -140,14 +148,9 @@ class GAN:
     y = jnp.zeros((1,), jnp.int32)
     g_params, g_stats = init_net(self.generator, rng.named(init_key, "g"), *self._cond(z, y))
     d_params, d_stats = self._init_d(rng.named(init_key, "d"), example_x[:1])
-    return GANState(
-        step=jnp.zeros((), jnp.int32),
-        rng=jax.random.key_data(root_key),
-        params={"g": g_params, "d": d_params},
-        batch_stats={"g": g_stats, "d": d_stats},
-        opt_state={"g": self.g_optimizer.init(g_params), "d": self.d_optimizer.init(d_params)},
-        ema_params={"g": g_params} if self.ema_decay > 0 else {},
-    )
+    return GANState.fresh(root_key, {"g": g_params, "d": d_params}, {"g": g_stats, "d": d_stats},
+                          {"g": self.g_optimizer, "d": self.d_optimizer},
+                          ema_params={"g": g_params} if self.ema_decay > 0 else {})
 
   def _init_d(self, key: jax.Array, example_x: jax.Array):
     return init_net(self.discriminator, key, *self._cond(example_x, jnp.zeros((1,), jnp.int32)))

@@ -148,13 +148,8 @@ class _RepairTask:
     damaged = self.damage(example_x[:1], rng.named(init_key, "damage"))
     g_params, g_stats = init_net(self.generator, rng.named(init_key, "g"), *self.g_inputs(damaged))
     d_params, d_stats = init_net(self.discriminator, rng.named(init_key, "d"), *self.d_inputs(example_x[:1], damaged))
-    return GANState(
-        step=jnp.zeros((), jnp.int32),
-        rng=jax.random.key_data(root_key),
-        params={"g": g_params, "d": d_params},
-        batch_stats={"g": g_stats, "d": d_stats},
-        opt_state={"g": self.g_optimizer.init(g_params), "d": self.d_optimizer.init(d_params)},
-        ema_params={})
+    return GANState.fresh(root_key, {"g": g_params, "d": d_params}, {"g": g_stats, "d": d_stats},
+                          {"g": self.g_optimizer, "d": self.d_optimizer})
 
   def _g_update(self, state: GANState, x: jax.Array, damaged: dict, adversarial: bool, adv_scale=1.0):
     def loss_fn(g_params):
