@@ -24,31 +24,35 @@ from jgan.errors import UserError
 from jgan.train.run import element_shape, init_state
 
 
+def restore_state(workdir: str, task, config, step: int | None = None):
+  """The training state of `workdir` at `step` (default: the newest readable checkpoint), on one device."""
+  shape = element_shape(config.data)
+  state_sharding = sharding.replicated(sharding.make_mesh(1))
+  abstract = abstract_like(jax.eval_shape(lambda: init_state(task, config.seed, shape, state_sharding)),
+                           state_sharding)
+  directory = os.path.join(workdir, "checkpoints")
+  checkpointer = Checkpointer(directory, keep=10**9, use_async=False) if os.path.isdir(directory) else None
+  try:
+    if checkpointer is None or not checkpointer.steps():
+      raise UserError(f"{workdir} holds no checkpoint yet: train it first (python -m experiments.<name> "
+                      f"--workdir={workdir})")
+    if step is None:
+      return checkpointer.restore_latest(abstract)
+    if step not in checkpointer.steps():
+      raise UserError(f"{workdir} has no checkpoint at step {step} (it has {checkpointer.steps()})")
+    return checkpointer.restore(step, abstract)
+  finally:
+    if checkpointer is not None:
+      checkpointer.close()
+
+
 class Sampler:
   def __init__(self, workdir: str, step: int | None = None):
     self.workdir = workdir
     self.config = workdir_lib.load_config(workdir)
     self.element_shape = element_shape(self.config.data)
     self.gan = make_task(self.config, self.element_shape)
-    state_sharding = sharding.replicated(sharding.make_mesh(1))
-    abstract = abstract_like(
-        jax.eval_shape(lambda: init_state(self.gan, self.config.seed, self.element_shape, state_sharding)),
-        state_sharding)
-    directory = os.path.join(workdir, "checkpoints")
-    checkpointer = Checkpointer(directory, keep=10**9, use_async=False) if os.path.isdir(directory) else None
-    try:
-      if checkpointer is None or not checkpointer.steps():
-        raise UserError(f"{workdir} holds no checkpoint yet: train first "
-                        f"(python -m experiments.dcgan --workdir={workdir})")
-      if step is None:
-        self.state = checkpointer.restore_latest(abstract)
-      elif step not in checkpointer.steps():
-        raise UserError(f"{workdir} has no checkpoint at step {step} (it has {checkpointer.steps()})")
-      else:
-        self.state = checkpointer.restore(step, abstract)
-    finally:
-      if checkpointer is not None:
-        checkpointer.close()
+    self.state = restore_state(workdir, self.gan, self.config, step)
     self.step = int(self.state.step)
     # Only class-conditional GANs take labels (None is static under jit: two traces at most).
     self._generate = jax.jit(lambda state, z, labels: (self.gan.generate(state, z) if labels is None else

@@ -34,13 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from jgan import sharding
 from jgan import workdir as workdir_lib
 from jgan.build import make_task
-from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.errors import UserError
 from jgan.repair.tasks import InpaintTask, SuperResTask
-from jgan.train.run import element_shape, init_state
+from jgan.sampling import restore_state
+from jgan.train.run import element_shape
 
 
 def _note(message: str) -> None:
@@ -184,23 +183,7 @@ class RepairModel:
     shape = element_shape(self.config.data)
     self.channels = shape[-1]
     self.task = make_task(self.config, shape)
-    state_sharding = sharding.replicated(sharding.make_mesh(1))
-    abstract = abstract_like(jax.eval_shape(lambda: init_state(self.task, self.config.seed, shape, state_sharding)),
-                             state_sharding)
-    directory = os.path.join(workdir, "checkpoints")
-    steps = Checkpointer(directory, keep=10**9, use_async=False) if os.path.isdir(directory) else None
-    try:
-      if steps is None or not steps.steps():
-        raise UserError(f"{workdir} holds no checkpoint yet: train it first")
-      if step is None:
-        self.state = steps.restore_latest(abstract)
-      elif step not in steps.steps():
-        raise UserError(f"{workdir} has no checkpoint at step {step} (it has {steps.steps()})")
-      else:
-        self.state = steps.restore(step, abstract)
-    finally:
-      if steps is not None:
-        steps.close()
+    self.state = restore_state(workdir, self.task, self.config, step)
     self.step = int(self.state.step)
     if isinstance(self.task, InpaintTask):
       self._inpaint = jax.jit(self.task.inpaint)
