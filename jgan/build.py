@@ -32,6 +32,9 @@ TRAIN_DEFAULTS = {
     "ema_decay": 0.0,        # EMA of G's weights (sampling uses it); 0 = off
     "augment": "",           # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
     "acgan_weight": 1.0,     # weight of ACGAN's class loss when config.model.acgan
+    "pack": 1,               # PacGAN: D scores groups of `pack` real or fake examples; 1 = off
+    "lr_schedule": "constant",  # constant | linear | cosine: decay of g_lr and d_lr over num_steps
+    "lr_final": 0.0,         # linear/cosine: the rate reached at num_steps, as a fraction of the initial one
 }
 MODEL_DEFAULTS = {
     "spectral_norm": False,  # spectral norm on every D layer (resnet)
@@ -175,6 +178,16 @@ def _validate_family(config) -> None:
   if not option(t, "ema_decay") < 1:
     raise UserError(f"config.train.ema_decay={option(t, 'ema_decay')!r} must be < 1 (0 = off)")
   _positive(option(t, "r1_every"), "config.train.r1_every", integer=True)
+  if option(t, "lr_schedule") not in LR_SCHEDULES:
+    raise UserError(f"config.train.lr_schedule={option(t, 'lr_schedule')!r}: use one of {', '.join(LR_SCHEDULES)}")
+  if not 0 <= option(t, "lr_final") <= 1:
+    raise UserError(f"config.train.lr_final={option(t, 'lr_final')!r} must be in [0, 1]")
+  pack = option(t, "pack")
+  _positive(pack, "config.train.pack", integer=True)
+  if t.batch_size % pack:
+    raise UserError(f"config.train.batch_size={t.batch_size} must be a multiple of config.train.pack={pack}")
+  if pack > 1 and (option(m, "num_classes") or config.get("task", "gan") != "gan"):
+    raise UserError("config.train.pack (PacGAN) needs the unconditional gan task: set config.train.pack=1")
   if t.label_smoothing > 0 and t.loss not in losses.SMOOTHABLE:
     raise UserError(f"config.train.label_smoothing applies to the {', '.join(losses.SMOOTHABLE)} losses, "
                     f"not {t.loss!r}: set it to 0")
@@ -212,7 +225,26 @@ def _validate_family(config) -> None:
       raise UserError("the bigan task takes no num_classes, augment, gp_weight or r1_gamma")
 
 
-def _optimizer(t, lr: float) -> optax.GradientTransformation:
+LR_SCHEDULES = ("constant", "linear", "cosine")
+
+
+def learning_rate(t, lr: float, num_updates: int):
+  """The rate of config.train `t` from `lr`: a float, or an optax schedule of the update count.
+
+  linear: lr -> lr * lr_final over `num_updates` updates, then flat; cosine: lr * (lr_final +
+  (1 - lr_final) * (1 + cos(pi * k / num_updates)) / 2) for update k <= num_updates.
+  """
+  name, final = option(t, "lr_schedule"), option(t, "lr_final")
+  if name == "linear":
+    return optax.linear_schedule(lr, lr * final, num_updates)
+  if name == "cosine":
+    return optax.cosine_decay_schedule(lr, num_updates, alpha=final)
+  return lr
+
+
+def _optimizer(t, lr: float, updates_per_step: int = 1) -> optax.GradientTransformation:
+  """The optimizer of a network updated `updates_per_step` times per step (D: n_critic)."""
+  lr = learning_rate(t, lr, t.num_steps * updates_per_step)
   if option(t, "optimizer") == "rmsprop":
     # WGAN (Arjovsky et al. 2017, Algorithm 1): RMSProp, no momentum (it destabilised the critic).
     return optax.rmsprop(lr)
@@ -235,10 +267,11 @@ def _gan_fields(config) -> dict:
   d_loss, g_loss = losses.get_losses(t.loss)
   policy = augment.parse_policy(option(t, "augment"))
   return dict(
-      latent_dim=m.latent_dim, g_optimizer=_optimizer(t, t.g_lr), d_optimizer=_optimizer(t, t.d_lr),
+      latent_dim=m.latent_dim, g_optimizer=_optimizer(t, t.g_lr), d_optimizer=_optimizer(t, t.d_lr, t.n_critic),
       d_loss=d_loss, g_loss=g_loss, n_critic=t.n_critic, label_smoothing=t.label_smoothing,
       d_penalties=_penalties(t), d_clip=option(t, "clip"), ema_decay=option(t, "ema_decay"),
-      augment=functools.partial(augment.diff_augment, policy=policy) if policy else None)
+      augment=functools.partial(augment.diff_augment, policy=policy) if policy else None,
+      pack=option(t, "pack"))
 
 
 def make_gan(config, element_shape) -> GAN:

@@ -102,6 +102,22 @@ def split_logits(out):
   return out, None
 
 
+def pack_inputs(x: jax.Array, pack: int) -> jax.Array:
+  """PacGAN packing (Lin et al. 2018, arXiv:1712.04086): (B, ..., C) -> (B // pack, ..., pack * C).
+
+  Groups of `pack` consecutive examples become one input of D, concatenated along the
+  last axis: points (B, 2) -> (B / m, 2m) = [x_0, x_1, ...]; images (B, H, W, C) ->
+  (B / m, H, W, m C), channels of x_0 first. D then scores a group as real or fake,
+  which penalises a generator whose samples lack the variety of real groups.
+  """
+  if pack == 1:
+    return x
+  if x.shape[0] % pack:
+    raise ValueError(f"batch of {x.shape[0]} is not a multiple of pack={pack}")
+  groups = jnp.moveaxis(x.reshape(x.shape[0] // pack, pack, *x.shape[1:]), 1, -2)   # (B/m, ..., m, C)
+  return groups.reshape(*groups.shape[:-2], pack * x.shape[-1])
+
+
 def _class_xent(class_logits, labels):
   return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
 
@@ -113,8 +129,9 @@ class GAN:
   The defaults are the plain (DCGAN) recipe; the stabilisers are fields:
   `d_penalties` (gradient penalty, R1), `d_clip` (WGAN), `ema_decay` (EMA of G's
   weights, used by `generate`), `augment` (DiffAugment), `num_classes` (a
-  conditional G(z, y) / D(x, y) pair) and `acgan_weight` (ACGAN auxiliary
-  classifier on a D that returns (logits, class_logits)).
+  conditional G(z, y) / D(x, y) pair), `acgan_weight` (ACGAN auxiliary
+  classifier on a D that returns (logits, class_logits)) and `pack` (PacGAN: D
+  scores groups of `pack` examples, see `pack_inputs`; unconditional D only).
   """
   generator: nn.Module
   discriminator: nn.Module
@@ -134,6 +151,7 @@ class GAN:
   num_classes: int = 0           # > 0: class-conditional G and D
   acgan_weight: float = 0.0      # > 0: ACGAN auxiliary classification loss on D's second output
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
+  pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
 
   @property
   def batch_multiple(self) -> int:
@@ -147,7 +165,8 @@ class GAN:
     z = jnp.zeros((1, self.latent_dim), jnp.float32)
     y = jnp.zeros((1,), jnp.int32)
     g_params, g_stats = init_net(self.generator, rng.named(init_key, "g"), *self._cond(z, y))
-    d_params, d_stats = self._init_d(rng.named(init_key, "d"), example_x[:1])
+    d_params, d_stats = self._init_d(rng.named(init_key, "d"),
+                                     pack_inputs(jnp.repeat(example_x[:1], self.pack, axis=0), self.pack))
     return GANState.fresh(root_key, {"g": g_params, "d": d_params}, {"g": g_stats, "d": d_stats},
                           {"g": self.g_optimizer, "d": self.d_optimizer},
                           ema_params={"g": g_params} if self.ema_decay > 0 else {})
@@ -216,6 +235,7 @@ class GAN:
     # DiffAugment (Zhao et al. 2020): the same policy, differentiable, on everything D sees.
     real = self._augment(real, rng.named(key, "augment_real"))
     fake = self._augment(fake, rng.named(key, "augment_fake"))
+    real, fake = pack_inputs(real, self.pack), pack_inputs(fake, self.pack)
 
     def loss_fn(d_params):
       # Real and fake go through D separately, as in the DCGAN reference, so each
@@ -268,7 +288,7 @@ class GAN:
 
     def loss_fn(g_params):
       fake, g_stats = self.apply_g(g_params, state.batch_stats["g"], z, fake_y, True, rng.named(key, "g_noise"))
-      fake = self._augment(fake, rng.named(key, "augment_g"))
+      fake = pack_inputs(self._augment(fake, rng.named(key, "augment_g")), self.pack)
       # D's running statistics are D's own business: this pass does not update them.
       fake_logits, fake_cls = split_logits(self.apply_d(state.params["d"], state.batch_stats["d"], fake, fake_y,
                                                         True)[0])
