@@ -38,7 +38,9 @@ TRAIN_DEFAULTS = {
 }
 MODEL_DEFAULTS = {
     "spectral_norm": False,  # spectral norm on every D layer (resnet)
-    "num_classes": 0,        # > 0: class-conditional G and D (resnet)
+    "num_classes": 0,        # > 0: class-conditional G and D (dcgan, resnet)
+    "label_embed_dim": 0,    # conditional G: concatenate a learned label embedding of this size to z
+                             # (dcgan: 0 means num_classes; resnet: 0 means conditional BN only)
     "acgan": False,          # conditional D as an ACGAN auxiliary classifier instead of projection
     "w_dim": 128,            # stylegan: size of w
     "mapping_layers": 4,     # stylegan: depth of the mapping network (8 in the paper)
@@ -74,10 +76,13 @@ def _dtype(name: str):
 
 def _dcgan(model_config, element_shape, dtype):
   resolution, channels = _images_only("dcgan", element_shape)
+  num_classes = option(model_config, "num_classes")
   g = DCGANGenerator(resolution=resolution, channels=channels, width=model_config.g_width,
-                     max_mult=model_config.max_mult, dtype=dtype)
+                     max_mult=model_config.max_mult, num_classes=num_classes,
+                     label_embed_dim=option(model_config, "label_embed_dim"), dtype=dtype)
   d = DCGANDiscriminator(resolution=resolution, width=model_config.d_width, max_mult=model_config.max_mult,
-                         use_batch_norm=model_config.d_batch_norm, dtype=dtype)
+                         use_batch_norm=model_config.d_batch_norm, num_classes=num_classes,
+                         acgan=option(model_config, "acgan"), dtype=dtype)
   return g, d
 
 
@@ -93,7 +98,8 @@ def _resnet(model_config, element_shape, dtype):
   resolution, channels = _images_only("resnet", element_shape)
   num_classes = option(model_config, "num_classes")
   g = ResNetGenerator(resolution=resolution, channels=channels, width=model_config.g_width,
-                      max_mult=model_config.max_mult, num_classes=num_classes, dtype=dtype)
+                      max_mult=model_config.max_mult, num_classes=num_classes,
+                      label_embed_dim=option(model_config, "label_embed_dim"), dtype=dtype)
   d = ResNetDiscriminator(resolution=resolution, width=model_config.d_width, max_mult=model_config.max_mult,
                           num_classes=num_classes, acgan=option(model_config, "acgan"),
                           spectral_norm=option(model_config, "spectral_norm"), dtype=dtype)
@@ -112,7 +118,7 @@ def _stylegan(model_config, element_shape, dtype):
 
 
 MODELS: dict[str, Callable] = {"dcgan": _dcgan, "mlp": _mlp, "resnet": _resnet, "stylegan": _stylegan}
-CONDITIONAL_MODELS = ("resnet",)     # models that take labels
+CONDITIONAL_MODELS = ("dcgan", "resnet")     # models that take labels
 SPECTRAL_NORM_MODELS = ("resnet",)   # models whose D has the spectral_norm switch
 NOISE_MODELS = ("stylegan",)         # generators that draw their own randomness
 
@@ -309,6 +315,22 @@ def make_task(config, element_shape):
   if name not in TASKS:
     raise UserError(f"config.task={name!r}: choose one of {', '.join(sorted(TASKS))}")
   return TASKS[name](config, tuple(element_shape))
+
+
+def check_labels(config, source) -> None:
+  """Raises UserError when a class-conditional config meets data without (enough) labels.
+
+  `source` is a jgan.data.sources.Source; its num_classes is 0 for unlabelled data.
+  """
+  num_classes = option(config.model, "num_classes")
+  if not num_classes:
+    return
+  if not source.num_classes:
+    raise UserError(f"config.model.num_classes={num_classes} needs labelled data, but {source.name} has no "
+                    f"labels (use class subfolders, a labelled tfds dataset, or set config.model.num_classes=0)")
+  if source.num_classes > num_classes:
+    raise UserError(f"config.model.num_classes={num_classes} is less than the {source.num_classes} classes of "
+                    f"{source.name}: set config.model.num_classes={source.num_classes}")
 
 
 from jgan.repair import tasks as _repair_tasks  # noqa: E402,F401,I001  registers the "inpaint" and "superres" tasks

@@ -7,6 +7,7 @@ from scipy.signal import correlate
 from jgan import probe
 from jgan.gan import apply_net, init_net
 from jgan.metrics.modes import mode_stats
+from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 from jgan.models.stylegan import StyleGenerator, minibatch_stddev, modulated_conv
 
@@ -86,7 +87,47 @@ def test_conditional_generator_and_projection_discriminator_use_the_labels():
   l0 = apply_net(d, dp, ds, a, jnp.array([0, 0, 0]), train=False)[0]
   l1 = apply_net(d, dp, ds, a, jnp.array([1, 1, 1]), train=False)[0]
   assert l0.shape == (3,) and not np.allclose(np.asarray(l0), np.asarray(l1))
+  # With a label embedding next to z, the labels matter from initialisation on.
+  g_embed = ResNetGenerator(resolution=16, channels=1, width=4, num_classes=5, label_embed_dim=3)
+  params_e, stats_e = init_net(g_embed, jax.random.key(3), z, jnp.zeros(3, jnp.int32))
+  assert params_e["label_embed"]["embedding"].shape == (5, 3)
+  e0 = apply_net(g_embed, params_e, stats_e, z, jnp.array([0, 0, 0]), train=False)[0]
+  e1 = apply_net(g_embed, params_e, stats_e, z, jnp.array([1, 1, 1]), train=False)[0]
+  assert float(jnp.max(jnp.abs(e0 - e1))) > 1e-3
   ac = ResNetDiscriminator(resolution=16, width=4, num_classes=5, acgan=True)
+  logits, class_logits = apply_net(ac, *init_net(ac, jax.random.key(2), a, jnp.zeros(3, jnp.int32)), a,
+                                   jnp.zeros(3, jnp.int32), train=False)[0]
+  assert logits.shape == (3,) and class_logits.shape == (3, 5)
+
+
+def test_conditional_dcgan_reads_labels_in_g_and_projects_them_in_d():
+  z = jnp.asarray(RNG.normal(size=(3, 8)), jnp.float32)
+  g = DCGANGenerator(resolution=16, channels=1, width=4, num_classes=5)
+  params, stats = init_net(g, jax.random.key(0), z, jnp.zeros(3, jnp.int32))
+  assert params["label_embed"]["embedding"].shape == (5, 5)     # label_embed_dim 0: num_classes wide
+  a = apply_net(g, params, stats, z, jnp.array([0, 1, 2]), train=False)[0]
+  b = apply_net(g, params, stats, z, jnp.array([3, 4, 0]), train=False)[0]
+  assert a.shape == (3, 16, 16, 1) and float(jnp.max(jnp.abs(a - b))) > 1e-4
+  a = jnp.asarray(RNG.uniform(-1, 1, size=(3, 16, 16, 1)), jnp.float32)   # image-like input for D
+  d = DCGANDiscriminator(resolution=16, width=4, num_classes=5)
+  dp, ds = init_net(d, jax.random.key(1), a, jnp.zeros(3, jnp.int32))
+  embedding = dp["ClassConditionalHead_0"]["Embed_0"]["embedding"]
+  assert embedding.shape == (5, 8 * 4 * 4)                       # one vector per class over the flat features
+  assert not np.any(np.asarray(embedding))                       # zero init: D starts unconditional
+  embedding = jnp.asarray(RNG.normal(size=embedding.shape), jnp.float32)
+  dp["ClassConditionalHead_0"]["Embed_0"]["embedding"] = embedding
+  # Projection: logit(x, y) - logit(x, y') = <embed(y) - embed(y'), h(x)>, linear in the embedding.
+  l0 = apply_net(d, dp, ds, a, jnp.array([0, 0, 0]), train=False)[0]
+  zeroed = jax.tree_util.tree_map(lambda v: v, dp)
+  zeroed["ClassConditionalHead_0"]["Embed_0"]["embedding"] = jnp.zeros_like(embedding)
+  unconditional = apply_net(d, zeroed, ds, a, jnp.array([0, 0, 0]), train=False)[0]
+  doubled = jax.tree_util.tree_map(lambda v: v, dp)
+  doubled["ClassConditionalHead_0"]["Embed_0"]["embedding"] = 2 * embedding
+  l0_doubled = apply_net(d, doubled, ds, a, jnp.array([0, 0, 0]), train=False)[0]
+  np.testing.assert_allclose(np.asarray(l0_doubled - unconditional), 2 * np.asarray(l0 - unconditional),
+                             rtol=1e-4, atol=1e-6)
+  assert float(jnp.max(jnp.abs(l0 - unconditional))) > 1e-6
+  ac = DCGANDiscriminator(resolution=16, width=4, num_classes=5, acgan=True)
   logits, class_logits = apply_net(ac, *init_net(ac, jax.random.key(2), a, jnp.zeros(3, jnp.int32)), a,
                                    jnp.zeros(3, jnp.int32), train=False)[0]
   assert logits.shape == (3,) and class_logits.shape == (3, 5)

@@ -54,14 +54,16 @@ def test_r1_of_a_quadratic_discriminator_and_its_lazy_schedule():
 
 
 def test_spectral_norm_leaves_every_discriminator_weight_with_top_singular_value_one():
-  d = ResNetDiscriminator(resolution=16, width=4, spectral_norm=True)
+  # Conditional, so the projection embedding is checked too.
+  d = ResNetDiscriminator(resolution=16, width=4, spectral_norm=True, num_classes=3)
   x = jnp.asarray(RNG.normal(size=(2, 16, 16, 3)), jnp.float32)
-  params, stats = init_net(d, jax.random.key(0), x)
-  step = jax.jit(lambda s: apply_net(d, params, s, x, train=True)[1])
+  y = jnp.array([0, 2])
+  params, stats = init_net(d, jax.random.key(0), x, y)
+  step = jax.jit(lambda s: apply_net(d, params, s, x, y, train=True)[1])
   for _ in range(60):  # power iteration converges over training steps
     stats = step(stats)
   flat_params = {"/".join(str(k.key) for k in path): v for path, v in jax.tree_util.tree_leaves_with_path(params)}
-  checked = 0
+  checked = embeddings = 0
   for path, sigma in jax.tree_util.tree_leaves_with_path(stats):
     name = "/".join(str(k.key) for k in path)
     if not name.endswith("/sigma"):
@@ -72,7 +74,8 @@ def test_spectral_norm_leaves_every_discriminator_weight_with_top_singular_value
     top = np.linalg.svd(w.reshape(-1, w.shape[-1]), compute_uv=False)[0]
     np.testing.assert_allclose(top / float(sigma), 1.0, rtol=2e-2)
     checked += 1
-  assert checked >= 8
+    embeddings += "Embed" in name
+  assert checked >= 9 and embeddings == 1
 
 
 def test_ema_after_k_updates_equals_the_closed_form():
@@ -160,6 +163,8 @@ def test_colour_ops_keep_their_invariants_and_diff_augment_is_differentiable():
     ("train", "r1_every", 0, "r1_every=0 must be positive"),
 ])
 def test_bad_family_values_fail_with_one_line(smoke_config, section, name, value, message):
+  if name == "num_classes":
+    smoke_config.model.name = "mlp"
   smoke_config[section][name] = value
   with pytest.raises(UserError, match=message) as info:
     build.validate(smoke_config)
@@ -201,3 +206,18 @@ def test_every_image_stabiliser_composes_in_one_conditional_step(smoke_config):
   assert "d_class_acc" in metrics and all(np.isfinite(float(v)) for v in metrics.values())
   samples = gan.generate(state, jnp.zeros((3, c.model.latent_dim)), labels=jnp.array([1, 2, 3]))[0]
   assert samples.shape == (3, 16, 16, 1) and "g" in state.ema_params
+
+
+def test_conditional_config_on_unlabelled_or_wider_data_fails_with_one_line(smoke_config):
+  from jgan.data.sources import Source
+  smoke_config.model.name, smoke_config.model.num_classes = "resnet", 10
+  source = lambda k: Source(name="/data/faces", length=5, element_shape=(28, 28, 1), dtype=np.dtype(np.uint8),
+                            num_classes=k, read=None, fingerprint="x")
+  with pytest.raises(UserError, match="needs labelled data, but /data/faces has no labels") as info:
+    build.check_labels(smoke_config, source(0))
+  assert "\n" not in str(info.value)
+  with pytest.raises(UserError, match="set config.model.num_classes=12"):
+    build.check_labels(smoke_config, source(12))
+  build.check_labels(smoke_config, source(10))          # as many classes: fine
+  smoke_config.model.num_classes = 0
+  build.check_labels(smoke_config, source(0))           # unconditional: labels are not needed

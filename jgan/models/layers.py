@@ -90,3 +90,39 @@ class UpConv(nn.Module):
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(dtype)
     return y
+
+
+class ClassConditionalHead(nn.Module):
+  """The class-conditional part of a discriminator's output, shared by the DCGAN and ResNet D.
+
+  h (B, F) pooled features, logits (B,) the unconditional score, labels int (B,) ->
+    projection (Miyato & Koyama 2018, arXiv:1802.05637): logits + <embed(y), h>, (B,);
+    acgan (Odena et al. 2017): (logits, class_logits (B, num_classes)).
+  `wrap(layer)` returns the layer to call as wrapped(x) (spectral norm, or identity).
+  """
+  num_classes: int
+  acgan: bool = False
+  wrap: Callable[[nn.Module], Callable] = lambda layer: layer
+  kernel_init: Callable = nn.initializers.xavier_uniform()   # ACGAN's class layer
+  embedding_init: Callable = nn.initializers.xavier_uniform()  # the projection embedding
+
+  @nn.compact
+  def __call__(self, h: jax.Array, logits: jax.Array, labels: jax.Array | None):
+    if self.acgan:
+      return logits, self.wrap(nn.Dense(self.num_classes, kernel_init=self.kernel_init))(h)
+    if labels is None:
+      return logits
+    embed = self.wrap(nn.Embed(self.num_classes, h.shape[-1], embedding_init=self.embedding_init))(labels)
+    return logits + jnp.sum(embed * h, axis=-1)
+
+
+def label_conditioned_latent(z: jax.Array, labels: jax.Array | None, num_classes: int, embed_dim: int,
+                             name: str = "label_embed") -> jax.Array:
+  """[z, embed(labels)] (B, latent_dim + embed_dim): the generator's label input of cGAN (Mirza &
+  Osindero 2014), as a learned embedding (BigGAN's shared embedding). z unchanged when off.
+
+  Call inside a compact module: the embedding is created in the caller's scope under `name`.
+  """
+  if not (num_classes and embed_dim) or labels is None:
+    return z
+  return jnp.concatenate([z, nn.Embed(num_classes, embed_dim, name=name)(labels).astype(z.dtype)], -1)

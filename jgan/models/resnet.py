@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from jgan.models.dcgan import _channels, start_size
-from jgan.models.layers import UpConv
+from jgan.models.layers import ClassConditionalHead, UpConv, label_conditioned_latent
 
 _xavier = nn.initializers.xavier_uniform()
 
@@ -78,12 +78,16 @@ class ResNetGenerator(nn.Module):
   width: int = 64
   max_mult: int = 1
   num_classes: int = 0
+  label_embed_dim: int = 0   # conditional: also feed [z, embed(y)] to the first layer (0: off)
   dtype: Any = None
 
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
     size, k = start_size(self.resolution)
     c = _channels(self.width, k, self.max_mult)
+    # Conditional BN alone moves the class into G only through small scale/shift
+    # changes that start at zero; the label next to z conditions G from the first step.
+    z = label_conditioned_latent(z, labels, self.num_classes, self.label_embed_dim)
     x = nn.Dense(size * size * c, kernel_init=_xavier, dtype=self.dtype)(z.astype(self.dtype or z.dtype))
     x = x.reshape(z.shape[0], size, size, c)
     for level in reversed(range(k)):
@@ -103,6 +107,11 @@ class _SN(nn.Module):
     if self.use:
       return nn.SpectralNorm(self.layer)(x, update_stats=train)
     return self.layer(x)
+
+
+def _sn_call(layer: nn.Module, use: bool, train: bool):
+  """`layer` as a one-argument callable, spectrally normalised when `use`."""
+  return lambda x: _SN(layer, use)(x, train)
 
 
 class DBlock(nn.Module):
@@ -150,9 +159,8 @@ class ResNetDiscriminator(nn.Module):
     h = DBlock(h.shape[-1], down=False, spectral_norm=sn, dtype=self.dtype)(h, train)
     h = jnp.sum(nn.relu(h), axis=(1, 2)).astype(jnp.float32)  # global sum pooling, as in SNGAN
     logits = _SN(nn.Dense(1, kernel_init=_xavier), sn)(h, train)[:, 0]
-    if self.num_classes and labels is not None and not self.acgan:
-      embed = _SN(nn.Embed(self.num_classes, h.shape[-1], embedding_init=_xavier), sn)(labels, train)
-      logits = logits + jnp.sum(embed * h, axis=-1)
-    if self.acgan:
-      return logits, _SN(nn.Dense(self.num_classes, kernel_init=_xavier), sn)(h, train)
-    return logits
+    if not self.num_classes:
+      return logits
+    # SN on the projection embedding too, as in Miyato & Koyama's code.
+    return ClassConditionalHead(self.num_classes, self.acgan, wrap=lambda layer: _sn_call(layer, sn, train))(
+        h, logits, labels)

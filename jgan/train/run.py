@@ -17,7 +17,7 @@ import numpy as np
 
 from jgan import rng, sharding
 from jgan import workdir as workdir_lib
-from jgan.build import make_task
+from jgan.build import check_labels, make_task
 from jgan.checkpoint import Checkpointer, abstract_like
 from jgan.data import toy
 from jgan.data.pipeline import make_feeder, scale_images
@@ -91,12 +91,12 @@ def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Ar
 def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> Any:
   """Trains the task described by `config` in `workdir`; returns the final state."""
   shape = element_shape(config.data)
-  make_task(config, shape)  # a bad config fails here, before anything is written
+  task = make_task(config, shape)  # a bad config fails here, before anything is written
+  source = open_source(config.data, seed=config.seed)
+  check_labels(config, source)
   workdir_lib.prepare(workdir, config)
   mesh = sharding.make_mesh(config.train.num_devices)
   state_sharding = sharding.replicated(mesh)
-  source = open_source(config.data, seed=config.seed)
-  task = make_task(config, shape)  # validates the config
   feeder = make_feeder(source, config.data, config.train.batch_size * task.batch_multiple, mesh, config.seed)
 
   log = config.log
