@@ -16,7 +16,6 @@ minimised unless it is one of precision, recall, density, coverage, is, modes.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Callable
 
@@ -31,6 +30,7 @@ from jgan import rng
 from jgan.errors import UserError
 from jgan.eval import api as evaluate_lib
 from jgan.eval import provenance
+from jgan.train import hooks as hooks_lib
 from jgan.train.hooks import Hook
 
 BEST_DIR = "best"
@@ -114,12 +114,7 @@ class EvalHook(Hook):
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
     scores = self.scores(state)
-    record = {"step": step, **{f"eval/{k}": v for k, v in scores.items()}}
-    with open(self.jsonl_path, "a") as f:
-      f.write(json.dumps(record) + "\n")
-    if self.writer is not None:
-      for name, value in scores.items():
-        self.writer.add_scalar(f"eval/{name}", value, step)
+    hooks_lib.write_scalars(step, scores, self.jsonl_path, self.writer, prefix="eval/")
     if self.best is not None:
       self.best.save(step, state, scores[self.best.metric])
     self.print_fn(f"eval step {step}: " + " ".join(f"{k}={v:.4g}" for k, v in scores.items()))

@@ -55,6 +55,17 @@ def _format_duration(seconds: float) -> str:
   return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
+def write_scalars(step: int, values: dict, jsonl_path: str, writer=None, prefix: str = "") -> None:
+  """Appends {"step": step, prefix + name: value, ...} as one line of `jsonl_path`, and each
+  value to the TensorBoard `writer` (when given) under prefix + name."""
+  named = {prefix + k: v for k, v in values.items()}
+  with open(jsonl_path, "a") as f:
+    f.write(json.dumps({"step": step, **named}) + "\n")
+  if writer is not None:
+    for name, value in named.items():
+      writer.add_scalar(name, value, step)
+
+
 class MetricsLogger(Hook):
   """Appends metrics to workdir/metrics.jsonl and TensorBoard, prints a progress line.
 
@@ -89,12 +100,7 @@ class MetricsLogger(Hook):
     steps_per_s = steps_done / elapsed
     values["images_per_s"] = steps_per_s * self.images_per_step
     self._last_time, self._last_step = now, step
-    record = {"step": step, **values}
-    with open(self.jsonl_path, "a") as f:
-      f.write(json.dumps(record) + "\n")
-    if self.writer is not None:
-      for name, value in values.items():
-        self.writer.add_scalar(name, value, step)
+    write_scalars(step, values, self.jsonl_path, self.writer)
     eta = (self.num_steps - step) / steps_per_s if steps_per_s > 0 else 0
     shown = " ".join(f"{k}={values[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in values)
     self.print_fn(f"step {step}/{self.num_steps} {shown} {values['images_per_s']:.0f} img/s "
