@@ -69,7 +69,8 @@ class Sampler:
   def sample(self, key: jax.Array, num: int, batch_size: int = 256, labels=None) -> np.ndarray:
     """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points.
 
-    `labels` (num,) picks the classes of a conditional run (default 0, 1, ..., K-1, 0, ...).
+    `labels` picks the classes of a conditional run: (num,) ints, or fewer, repeated to num
+    (one label: every sample of that class); default 0, 1, ..., K-1, 0, ....
     """
     if num < 1:
       raise UserError(f"--num={num} must be positive")
@@ -77,6 +78,12 @@ class Sampler:
     num_classes = getattr(self.gan, "num_classes", 0)
     if labels is None and num_classes:
       labels = np.arange(num) % num_classes
+    elif labels is not None:
+      if not num_classes:
+        raise UserError(f"{self.workdir} is an unconditional run: it takes no labels")
+      labels = np.resize(np.asarray(labels, np.int32), num)   # one label: every sample; a list: repeated
+      if labels.min() < 0 or labels.max() >= num_classes:
+        raise UserError(f"labels must lie in 0..{num_classes - 1} for {self.workdir}, got {sorted(set(labels))}")
     parts = [np.asarray(self.generate(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
              for i in range(0, num, batch_size)]
     out = np.concatenate(parts)

@@ -45,6 +45,11 @@ def test_smoke_variant_trains_and_writes_samples(name, tfds_dir, tmp_path):
     np.testing.assert_allclose(np.asarray(a[0]), np.asarray(b[0]), atol=1e-6)   # same z, same label
     assert not np.allclose(np.asarray(a[1]), np.asarray(b[1]), rtol=0, atol=1e-7)   # the label changes the image
     assert sampler.sample(jax.random.key(0), 3, labels=np.array([0, 1, 2])).shape == (3, 28, 28, 1)
+    sevens = sampler.sample(jax.random.key(0), 3, labels=[7])                 # one label, repeated
+    np.testing.assert_array_equal(sevens, sampler.sample(jax.random.key(0), 3, labels=[7, 7, 7]))
+    from jgan.errors import UserError
+    with pytest.raises(UserError, match="labels must lie in 0..9"):
+      sampler.sample(jax.random.key(0), 3, labels=[10])
 
 
 def test_toy2d_smoke_benchmark_prints_the_table(capsys):
