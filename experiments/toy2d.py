@@ -24,7 +24,8 @@ def main(argv):
     train(config, _WORKDIR.value)
     return
   bench = config.bench
-  print(f"mode coverage: {config.train.num_steps} steps, batch {config.train.batch_size}, {bench.seeds} seeds, "
+  print(f"mode coverage: {config.train.num_steps} steps unless a recipe sets its own, "
+        f"batch {config.train.batch_size}, {bench.seeds} seeds, "
         f"{toybench.modes_lib.NUM_SAMPLES} samples, HQ = within 3 sigma of a mode", flush=True)
   configs = {name: recipe_config(config, name) for name in bench.recipes}
   results = toybench.run(configs, bench.datasets, range(bench.seeds), print_fn=lambda s: print(s, flush=True))

@@ -68,21 +68,23 @@ def run(configs: dict, datasets, seeds, print_fn=print) -> dict:
       samples = train_seeds(config, seeds)
       centres, sigma = toy_modes(dataset)
       stats = [modes_lib.mode_stats(s, centres, sigma) for s in samples]
-      results[(recipe, dataset)] = modes_lib.summarize(stats)
-      print_fn(f"  {recipe:16s} {dataset:7s} modes {results[(recipe, dataset)]['modes']:5.1f}  "
-               f"hq {results[(recipe, dataset)]['hq']:5.1f}%  ({time.perf_counter() - start:.0f}s)")
+      summary = results[(recipe, dataset)] = {**modes_lib.summarize(stats), "steps": config.train.num_steps}
+      print_fn(f"  {recipe:16s} {dataset:7s} {summary['steps']:6d} steps  modes {summary['modes']:5.1f}  "
+               f"hq {summary['hq']:5.1f}%  ({time.perf_counter() - start:.0f}s)")
   return results
 
 
 def format_table(results: dict, datasets, recipes) -> str:
   """Rows per recipe then PacGAN's Table 1; per dataset: modes, % HQ, reverse KL (mean over seeds)."""
-  head = f"{'recipe':18s}" + "".join(f"| {d + ': modes':>13s} {'HQ %':>6s} {'rev KL':>7s} " for d in datasets)
+  head = f"{'recipe':18s}{'steps':>7s} " + "".join(
+      f"| {d + ': modes':>13s} {'HQ %':>6s} {'rev KL':>7s} " for d in datasets)
   lines = [head, "-" * len(head)]
   for recipe in recipes:
     cells = "".join(f"| {results[(recipe, d)]['modes']:13.1f} {results[(recipe, d)]['hq']:6.1f} "
                     f"{results[(recipe, d)]['reverse_kl']:7.2f} " for d in datasets)
-    lines.append(f"{recipe:18s}{cells}")
+    steps = results[(recipe, datasets[0])].get("steps", 0)
+    lines.append(f"{recipe:18s}{steps:7d} {cells}")
   for name, row in PACGAN_TABLE1.items():
     cells = "".join(f"| {row[d][0]:13.1f} {row[d][1]:6.1f} {'-':>7s} " for d in datasets)
-    lines.append(f"{'PacGAN T1: ' + name:18s}{cells}")
+    lines.append(f"{'PacGAN T1: ' + name:18s}{'-':>7s} {cells}")
   return "\n".join(lines)
