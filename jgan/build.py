@@ -74,15 +74,20 @@ def _dtype(name: str):
   return None if name == "float32" else jnp.bfloat16
 
 
+def _class_fields(model_config) -> tuple[dict, dict]:
+  """(G's, D's) class-conditioning fields of a conditional model (num_classes 0: unconditional)."""
+  num_classes = option(model_config, "num_classes")
+  return (dict(num_classes=num_classes, label_embed_dim=option(model_config, "label_embed_dim")),
+          dict(num_classes=num_classes, acgan=option(model_config, "acgan")))
+
+
 def _dcgan(model_config, element_shape, dtype):
   resolution, channels = _images_only("dcgan", element_shape)
-  num_classes = option(model_config, "num_classes")
+  g_class, d_class = _class_fields(model_config)
   g = DCGANGenerator(resolution=resolution, channels=channels, width=model_config.g_width,
-                     max_mult=model_config.max_mult, num_classes=num_classes,
-                     label_embed_dim=option(model_config, "label_embed_dim"), dtype=dtype)
+                     max_mult=model_config.max_mult, dtype=dtype, **g_class)
   d = DCGANDiscriminator(resolution=resolution, width=model_config.d_width, max_mult=model_config.max_mult,
-                         use_batch_norm=model_config.d_batch_norm, num_classes=num_classes,
-                         acgan=option(model_config, "acgan"), dtype=dtype)
+                         use_batch_norm=model_config.d_batch_norm, dtype=dtype, **d_class)
   return g, d
 
 
@@ -96,13 +101,11 @@ def _mlp(model_config, element_shape, dtype):
 
 def _resnet(model_config, element_shape, dtype):
   resolution, channels = _images_only("resnet", element_shape)
-  num_classes = option(model_config, "num_classes")
+  g_class, d_class = _class_fields(model_config)
   g = ResNetGenerator(resolution=resolution, channels=channels, width=model_config.g_width,
-                      max_mult=model_config.max_mult, num_classes=num_classes,
-                      label_embed_dim=option(model_config, "label_embed_dim"), dtype=dtype)
+                      max_mult=model_config.max_mult, dtype=dtype, **g_class)
   d = ResNetDiscriminator(resolution=resolution, width=model_config.d_width, max_mult=model_config.max_mult,
-                          num_classes=num_classes, acgan=option(model_config, "acgan"),
-                          spectral_norm=option(model_config, "spectral_norm"), dtype=dtype)
+                          spectral_norm=option(model_config, "spectral_norm"), dtype=dtype, **d_class)
   return g, d
 
 

@@ -71,6 +71,14 @@ def test_stylegan_truncation_noise_and_mixing():
   assert not np.allclose(mixed, noisy)
 
 
+def _assert_acgan_head(ac, images):
+  """An ACGAN discriminator returns (logits (B,), class_logits (B, 5))."""
+  labels = jnp.zeros(images.shape[0], jnp.int32)
+  logits, class_logits = apply_net(ac, *init_net(ac, jax.random.key(2), images, labels), images, labels,
+                                   train=False)[0]
+  assert logits.shape == (images.shape[0],) and class_logits.shape == (images.shape[0], 5)
+
+
 def test_conditional_generator_and_projection_discriminator_use_the_labels():
   z = jnp.asarray(RNG.normal(size=(3, 8)), jnp.float32)
   g = ResNetGenerator(resolution=16, channels=1, width=4, num_classes=5)
@@ -94,10 +102,7 @@ def test_conditional_generator_and_projection_discriminator_use_the_labels():
   e0 = apply_net(g_embed, params_e, stats_e, z, jnp.array([0, 0, 0]), train=False)[0]
   e1 = apply_net(g_embed, params_e, stats_e, z, jnp.array([1, 1, 1]), train=False)[0]
   assert float(jnp.max(jnp.abs(e0 - e1))) > 1e-3
-  ac = ResNetDiscriminator(resolution=16, width=4, num_classes=5, acgan=True)
-  logits, class_logits = apply_net(ac, *init_net(ac, jax.random.key(2), a, jnp.zeros(3, jnp.int32)), a,
-                                   jnp.zeros(3, jnp.int32), train=False)[0]
-  assert logits.shape == (3,) and class_logits.shape == (3, 5)
+  _assert_acgan_head(ResNetDiscriminator(resolution=16, width=4, num_classes=5, acgan=True), a)
 
 
 def test_conditional_dcgan_reads_labels_in_g_and_projects_them_in_d():
@@ -127,10 +132,7 @@ def test_conditional_dcgan_reads_labels_in_g_and_projects_them_in_d():
   np.testing.assert_allclose(np.asarray(l0_doubled - unconditional), 2 * np.asarray(l0 - unconditional),
                              rtol=1e-4, atol=1e-6)
   assert float(jnp.max(jnp.abs(l0 - unconditional))) > 1e-6
-  ac = DCGANDiscriminator(resolution=16, width=4, num_classes=5, acgan=True)
-  logits, class_logits = apply_net(ac, *init_net(ac, jax.random.key(2), a, jnp.zeros(3, jnp.int32)), a,
-                                   jnp.zeros(3, jnp.int32), train=False)[0]
-  assert logits.shape == (3,) and class_logits.shape == (3, 5)
+  _assert_acgan_head(DCGANDiscriminator(resolution=16, width=4, num_classes=5, acgan=True), a)
 
 
 def test_mode_stats_on_hand_placed_points():
