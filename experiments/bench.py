@@ -8,7 +8,8 @@ import jax
 from absl import flags
 from ml_collections import config_flags
 
-from jgan import bench, cli
+from jgan.bench import speed as bench
+from jgan.core import cli
 from jgan.data.sources import open_source
 
 _CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/bench.py", "Bench preset.")

@@ -15,9 +15,10 @@ import jax
 import numpy as np
 from absl import flags
 
-from jgan import cli, features
+from jgan import features
+from jgan.core import cli
+from jgan.core.errors import UserError
 from jgan.data.embedded import load_embedded_arrays
-from jgan.errors import UserError
 from jgan.eval import evaluate, provenance
 from jgan.features import lenet
 from jgan.metrics import stacked_mnist

@@ -37,16 +37,16 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from jgan import cli
-from jgan import images as image_lib
+from jgan.bench.repair import fid_low_rank, hole_scores, mean_fill, telea_fill
+from jgan.core import cli
+from jgan.core.errors import UserError
+from jgan.data import images as image_lib
 from jgan.data.sources import open_source
-from jgan.errors import UserError
+from jgan.infer import repair as apply
 from jgan.metrics import image as image_metrics
-from jgan.repair import apply
-from jgan.repair import masks as masks_lib
-from jgan.repair.baselines import fid_low_rank, hole_scores, mean_fill, telea_fill
-from jgan.repair.nets import bicubic_upscale
-from jgan.repair.tasks import downscale
+from jgan.models.repair import bicubic_upscale
+from jgan.objectives import masks as masks_lib
+from jgan.tasks.repair import downscale
 from jgan.train.run import train
 
 _WORKDIR = flags.DEFINE_string("workdir", "runs/bench_repair", "Where the three training runs live.")

@@ -12,7 +12,7 @@ from experiments import common
 
 
 def report(config, workdir, state):
-  from jgan import bigan, build
+  from jgan.tasks import bigan, build
   from jgan.train.run import element_shape
   results = bigan.evaluate(build.make_task(config, element_shape(config.data)), state, config)
   print(f"reconstruction MSE of G(E(x)) on held-out images ([-1, 1] pixels): {results['recon_mse']:.4f}")

@@ -11,7 +11,7 @@ from experiments import common
 
 def report(config, workdir, state):
   del workdir
-  from jgan import conditional
+  from jgan.eval import conditional
   agreement, held_out, classifier = conditional.label_agreement(config, state)
   print(f"samples classified as their label: {agreement:.3f} ({classifier} classifier, "
         f"{held_out:.3f} on held-out real examples)")

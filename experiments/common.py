@@ -13,7 +13,7 @@ from typing import Any, Callable
 from absl import flags
 from ml_collections import config_flags
 
-from jgan import cli
+from jgan.core import cli
 
 
 def main(name: str, after: Callable[[Any, str, Any], None] | None = None) -> None:

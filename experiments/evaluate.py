@@ -15,8 +15,8 @@ import json
 
 from absl import flags
 
-from jgan import cli
-from jgan.errors import UserError
+from jgan.core import cli
+from jgan.core.errors import UserError
 from jgan.eval import evaluate, evaluate_run
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A training run to sample and score against its training data.")

@@ -12,9 +12,9 @@ Grayscale, RGB, RGBA and palette images are converted to the model's channels
 """
 from absl import flags
 
-from jgan import cli
-from jgan.errors import UserError
-from jgan.repair import apply
+from jgan.core import cli
+from jgan.core.errors import UserError
+from jgan.infer import repair as apply
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory of experiments.inpaint or experiments.srgan.")
 _IMAGE = flags.DEFINE_string("image", None, "Input image file.")

@@ -3,9 +3,9 @@
 import jax
 from absl import flags
 
-from jgan import cli
-from jgan.errors import UserError
-from jgan.sampling import load, write_samples
+from jgan.core import cli
+from jgan.core.errors import UserError
+from jgan.infer.sampling import load, write_samples
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory written by a training experiment.")
 _NUM = flags.DEFINE_integer("num", 64, "Number of samples.")

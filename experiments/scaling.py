@@ -12,7 +12,8 @@ import jax
 from absl import flags
 from ml_collections import config_flags
 
-from jgan import bench, cli
+from jgan.bench import speed as bench
+from jgan.core import cli
 
 _CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/bench.py:paper64", "Bench preset.")
 _BUS = flags.DEFINE_float("bus_gb_per_s", 300.0, "All-reduce bus bandwidth per device, GB/s.")

@@ -7,7 +7,7 @@
 from absl import flags
 from ml_collections import config_flags
 
-from jgan import cli
+from jgan.core import cli
 
 _CONFIG = config_flags.DEFINE_config_file("config", "experiments/configs/toy2d.py", "Benchmark config.",
                                           lock_config=True)
@@ -17,7 +17,7 @@ _WORKDIR = flags.DEFINE_string("workdir", "", "Train the default recipe once in 
 def main(argv):
   del argv
   from experiments.configs.toy2d import recipe_config
-  from jgan import toybench
+  from jgan.bench import toy as toybench
   from jgan.train.run import train
   config = _CONFIG.value
   if _WORKDIR.value:

@@ -19,7 +19,7 @@ import numpy as np
 import optax
 from absl import flags
 
-from jgan import cli
+from jgan.core import cli
 from jgan.data.embedded import embedded_sha256, load_embedded_arrays
 from jgan.features import lenet
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from conftest import REPO
 
-from jgan.checkpoint import Checkpointer
+from jgan.train.checkpoint import Checkpointer
 
 
 def test_sigkill_during_save_leaves_previous_checkpoint_restorable(tmp_path):

@@ -8,11 +8,11 @@ import pytest
 from ml_collections import ConfigDict
 from PIL import Image
 
+from jgan.core.errors import UserError
+from jgan.core.sharding import make_mesh
 from jgan.data import embedded, toy
 from jgan.data.pipeline import DeviceFeeder, HostFeeder, scale_images
 from jgan.data.sources import fit_image, open_source
-from jgan.errors import UserError
-from jgan.sharding import make_mesh
 
 
 def data_config(source, tfds_dir="", resolution=28, channels=1, split="train"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from conftest import run_module
 
+from jgan.core.errors import UserError
 from jgan.data.embedded import load_embedded_arrays
-from jgan.errors import UserError
 from jgan.eval import evaluate
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.eval import evaluate_run
 from jgan.eval.hook import BestCheckpoint, eval_config
 from jgan.train.run import train

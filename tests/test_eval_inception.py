@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jgan import features
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.features import inception
 from jgan.features import weights as weights_lib
 

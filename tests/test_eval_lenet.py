@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO
 
 from jgan import features
+from jgan.core.errors import UserError
 from jgan.data.embedded import load_embedded_arrays
-from jgan.errors import UserError
 from jgan.features import lenet
 from jgan.metrics import fid as fid_lib
 

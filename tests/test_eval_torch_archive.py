@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.features import torch_archive
 
 DATA = pathlib.Path(__file__).parent / "data"

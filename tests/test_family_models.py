@@ -4,12 +4,12 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.signal import correlate
 
-from jgan import probe
-from jgan.gan import apply_net, init_net
+from jgan.eval import probe
 from jgan.metrics.modes import mode_stats
 from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 from jgan.models.stylegan import StyleGenerator, minibatch_stddev, modulated_conv
+from jgan.tasks.gan import apply_net, init_net
 
 RNG = np.random.default_rng(0)
 

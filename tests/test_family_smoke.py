@@ -30,15 +30,15 @@ def test_smoke_variant_trains_and_writes_samples(name, tfds_dir, tmp_path):
   if config.train.ema_decay > 0:
     assert "g" in state.ema_params
   if name == "bigan":
-    from jgan import bigan, build
+    from jgan.tasks import bigan, build
     task = build.make_task(config, (28, 28, 1))
     results = bigan.evaluate(task, state, config, num_train=600)
     assert 0 <= results["recon_mse"] < 4 and results["probe_pixels"] > 0.3
   if name == "cgan":
-    from jgan import conditional
+    from jgan.eval import conditional
     agreement, held_out, classifier = conditional.label_agreement(config, state, num=20, num_train=600)
     assert classifier == "lenet-mnist" and held_out > 0.95 and 0 <= agreement <= 1
-    from jgan import sampling
+    from jgan.infer import sampling
     sampler = sampling.load(str(tmp_path))
     z = jnp.zeros((2, config.model.latent_dim))
     a, b = sampler.generate(z, labels=[3, 3]), sampler.generate(z, labels=[3, 7])
@@ -47,14 +47,14 @@ def test_smoke_variant_trains_and_writes_samples(name, tfds_dir, tmp_path):
     assert sampler.sample(jax.random.key(0), 3, labels=np.array([0, 1, 2])).shape == (3, 28, 28, 1)
     sevens = sampler.sample(jax.random.key(0), 3, labels=[7])                 # one label, repeated
     np.testing.assert_array_equal(sevens, sampler.sample(jax.random.key(0), 3, labels=[7, 7, 7]))
-    from jgan.errors import UserError
+    from jgan.core.errors import UserError
     with pytest.raises(UserError, match="labels must lie in 0..9"):
       sampler.sample(jax.random.key(0), 3, labels=[10])
 
 
 def test_toy2d_smoke_benchmark_prints_the_table(capsys):
   from experiments.configs import toy2d
-  from jgan import toybench
+  from jgan.bench import toy as toybench
   config = toy2d.get_config("smoke")
   configs = {r: toy2d.recipe_config(config, r) for r in config.bench.recipes}
   results = toybench.run(configs, config.bench.datasets, range(config.bench.seeds))

@@ -8,12 +8,13 @@ import numpy as np
 import optax
 import pytest
 
-from jgan import augment, build, regularizers
-from jgan.errors import UserError
-from jgan.gan import GAN, apply_net, ema_update, init_net
-from jgan.losses import d_wasserstein, g_wasserstein
+from jgan.core.errors import UserError
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jgan.models.resnet import ResNetDiscriminator
+from jgan.objectives import augment, regularizers
+from jgan.objectives.losses import d_wasserstein, g_wasserstein
+from jgan.tasks import build
+from jgan.tasks.gan import GAN, apply_net, ema_update, init_net
 
 RNG = np.random.default_rng(0)
 
@@ -100,7 +101,7 @@ def _toy_batch(n):
 
 
 def test_train_step_keeps_the_generator_ema_with_its_warm_up():
-  from jgan.losses import d_cross_entropy, g_non_saturating
+  from jgan.objectives.losses import d_cross_entropy, g_non_saturating
   gan = _toy_gan(d_loss=d_cross_entropy, g_loss=g_non_saturating, ema_decay=0.5)
   state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))
   history = [state.params["g"]]

@@ -3,8 +3,8 @@ import jax
 import numpy as np
 import pytest
 
-from jgan import losses
-from jgan.errors import UserError
+from jgan.core.errors import UserError
+from jgan.objectives import losses
 
 REAL = np.array([2.0, -0.5, 0.3], np.float32)
 FAKE = np.array([-1.0, 0.7, 1.5, -3.0], np.float32)

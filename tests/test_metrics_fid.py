@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.metrics import fid as fid_lib
 
 

@@ -3,7 +3,7 @@ import jax
 import numpy as np
 import pytest
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.metrics import image
 
 

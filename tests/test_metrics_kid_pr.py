@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.metrics import classes, inception_score
 from jgan.metrics import kid as kid_lib
 from jgan.metrics import precision_recall as pr

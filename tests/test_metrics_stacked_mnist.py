@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from jgan import features
+from jgan.core.errors import UserError
 from jgan.data.embedded import load_embedded_arrays
-from jgan.errors import UserError
 from jgan.metrics import stacked_mnist
 
 

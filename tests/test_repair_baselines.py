@@ -4,8 +4,8 @@ import builtins
 import numpy as np
 import pytest
 
+from jgan.bench import repair as baselines
 from jgan.metrics import fid
-from jgan.repair import baselines
 
 
 def _data():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jgan.errors import UserError
-from jgan.repair import apply
+from jgan.core.errors import UserError
+from jgan.infer import repair as apply
 from jgan.train.run import train
 from tests.conftest import run_module
 

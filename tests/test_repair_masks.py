@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from jgan.repair import masks
+from jgan.objectives import masks
 
 # One compile per (kind, shape, area): eager vmaps of argsort are slow on CPU.
 _make = jax.jit(masks.make_masks, static_argnums=(1, 2, 3, 4))  # area traced: one compile per shape

@@ -6,8 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgan.errors import UserError
-from jgan.repair import apply, nets, tasks, vgg
+from jgan.core.errors import UserError
+from jgan.features import vgg
+from jgan.infer import repair as apply
+from jgan.models import repair as nets
+from jgan.tasks import repair as tasks
 
 
 def test_composite_changes_only_masked_pixels_exactly():

@@ -7,11 +7,11 @@ import numpy as np
 import optax
 import pytest
 
-from jgan import build
-from jgan.errors import UserError
-from jgan.gan import GAN, pack_inputs
-from jgan.losses import d_cross_entropy, g_non_saturating
+from jgan.core.errors import UserError
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
+from jgan.objectives.losses import d_cross_entropy, g_non_saturating
+from jgan.tasks import build
+from jgan.tasks.gan import GAN, pack_inputs
 
 
 def test_pack_concatenates_consecutive_points_and_image_channels():

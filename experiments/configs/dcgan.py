@@ -10,8 +10,8 @@ Variants (the text after ':'): "" (default), "smoke" (a tiny model, a few steps)
 """
 import ml_collections
 
-from jgan import build
 from jgan.eval.hook import eval_config
+from jgan.tasks import build
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
@@ -39,7 +39,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.model.g_hidden = (256, 512)   # mlp only
   config.model.d_hidden = (512, 256)   # mlp only
   config.model.dtype = "float32"       # compute dtype; bfloat16 keeps float32 params
-  # GAN-family switches (jgan.build.MODEL_DEFAULTS documents each); off for DCGAN.
+  # GAN-family switches (jgan.tasks.build.MODEL_DEFAULTS documents each); off for DCGAN.
   for name, value in build.MODEL_DEFAULTS.items():
     config.model[name] = value
 
@@ -54,7 +54,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.train.b1 = 0.5
   config.train.b2 = 0.999
   config.train.num_devices = 0         # 0 = every local device
-  # Stabilisers (jgan.build.TRAIN_DEFAULTS documents each); off for DCGAN.
+  # Stabilisers (jgan.tasks.build.TRAIN_DEFAULTS documents each); off for DCGAN.
   for name, value in build.TRAIN_DEFAULTS.items():
     config.train[name] = value
   config.train.steps_per_call = 1      # >1: that many steps per jitted call

@@ -29,9 +29,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgan import rng
+from jgan.core import rng
+from jgan.core.errors import UserError
 from jgan.data.sources import Source
-from jgan.errors import UserError
 
 
 def scale_images(x: jax.Array) -> jax.Array:

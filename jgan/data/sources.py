@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from jgan.core.errors import UserError
 from jgan.data import embedded, toy
-from jgan.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 

@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from jgan import features as features_lib
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.eval import provenance, sets
 from jgan.features import weights as weights_lib
 from jgan.metrics import classes, inception_score, precision_recall, stacked_mnist
@@ -178,7 +178,7 @@ def evaluate_run(workdir: str, metrics=("fid",), num: int = 10000, seed: int = 0
                  batch_size: int | None = None, cache: bool = True) -> dict:
   """Samples `num` images from the run in `workdir` (newest checkpoint or `step`) and scores them
   against the run's training data."""
-  from jgan.sampling import load
+  from jgan.infer.sampling import load
   sampler = load(workdir, step)
   data = sampler.config.data
   if len(sampler.element_shape) == 1:

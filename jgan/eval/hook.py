@@ -25,9 +25,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from jgan import features as features_lib
-from jgan import images as image_lib
-from jgan import rng
-from jgan.errors import UserError
+from jgan.core import rng
+from jgan.core.errors import UserError
+from jgan.data import images as image_lib
 from jgan.eval import api as evaluate_lib
 from jgan.eval import provenance
 from jgan.train import hooks as hooks_lib

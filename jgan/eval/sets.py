@@ -15,8 +15,8 @@ import ml_collections
 import numpy as np
 from PIL import Image
 
+from jgan.core.errors import UserError
 from jgan.data import embedded, sources, toy
-from jgan.errors import UserError
 from jgan.eval.provenance import array_sha256
 
 

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import sharding
-from jgan.errors import UserError
+from jgan.core import sharding
+from jgan.core.errors import UserError
 from jgan.features import weights as weights_lib
 
 EXTRACTORS = ("inception", "lenet-mnist")

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.features import torch_archive
 from jgan.features.weights import flatten
 

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.features.weights import flatten  # noqa: F401  (re-exported: lenet.flatten)
 
 INPUT_SIZE = 28

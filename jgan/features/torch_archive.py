@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 class UnsafeArchiveError(UserError):

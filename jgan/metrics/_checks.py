@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def features(x, name: str, min_samples: int = 1, metric: str = "this metric") -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def class_histogram(predicted, num_classes: int) -> np.ndarray:

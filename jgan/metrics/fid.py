@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.metrics import _checks
 
 

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def _prepare(a, b, data_range):

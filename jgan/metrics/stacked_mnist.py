@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 from jgan.metrics.classes import class_histogram, kl_divergence
 
 NUM_MODES = 1000

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from jgan import images as image_lib
+from jgan.data import images as image_lib
 
 
 class NonFiniteError(RuntimeError):

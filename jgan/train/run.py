@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import rng, sharding
-from jgan import workdir as workdir_lib
-from jgan.build import check_labels, make_task
-from jgan.checkpoint import Checkpointer, abstract_like
+from jgan.core import rng, sharding
 from jgan.data import toy
 from jgan.data.pipeline import make_feeder, scale_images
 from jgan.data.sources import open_source
+from jgan.tasks.build import check_labels, make_task
 from jgan.train import hooks as hooks_lib
+from jgan.train import workdir as workdir_lib
+from jgan.train.checkpoint import Checkpointer, abstract_like
 from jgan.train.loop import run_loop
 
 

@@ -5,7 +5,7 @@ import sys
 
 import jax.numpy as jnp
 
-from jgan.checkpoint import Checkpointer
+from jgan.train.checkpoint import Checkpointer
 
 directory = sys.argv[1]
 checkpointer = Checkpointer(directory, keep=3)

@@ -11,10 +11,10 @@ import jax
 import numpy as np
 
 from experiments.configs import dcgan
-from jgan.build import make_task
+from jgan.core.sharding import make_mesh, replicated
 from jgan.data.pipeline import make_feeder
 from jgan.data.sources import open_source
-from jgan.sharding import make_mesh, replicated
+from jgan.tasks.build import make_task
 from jgan.train import run
 
 tfds_dir, workdir = sys.argv[1], sys.argv[2]

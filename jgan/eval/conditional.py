@@ -5,12 +5,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import images as image_lib
-from jgan import rng
-from jgan.build import make_task
+from jgan.core import rng
+from jgan.data import images as image_lib
 from jgan.data.pipeline import scale_images
 from jgan.data.sources import open_source
-from jgan.probe import fit_ridge
+from jgan.eval.probe import fit_ridge
+from jgan.tasks.build import make_task
 from jgan.train.run import element_shape
 
 

@@ -27,11 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jgan.build import make_task
+from jgan.core.sharding import make_mesh, replicated
 from jgan.data.pipeline import make_feeder
 from jgan.data.sources import open_source
 from jgan.models.dcgan import start_size
-from jgan.sharding import make_mesh, replicated
+from jgan.tasks.build import make_task
 from jgan.train import run
 
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 # VGG19: convs per block and their widths; 2x2 max-pool after each block.
 BLOCKS = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))

@@ -12,15 +12,15 @@ from typing import Callable
 import jax.numpy as jnp
 import optax
 
-from jgan import augment, losses, regularizers
-from jgan.bigan import BiGAN
-from jgan.errors import UserError
-from jgan.gan import GAN
+from jgan.core.errors import UserError
 from jgan.models.bigan import Encoder, JointDiscriminator
 from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, start_size
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jgan.models.resnet import ResNetDiscriminator, ResNetGenerator
 from jgan.models.stylegan import StyleDiscriminator, StyleGenerator
+from jgan.objectives import augment, losses, regularizers
+from jgan.tasks.bigan import BiGAN
+from jgan.tasks.gan import GAN
 
 # Defaults of the fields the GAN families added; configs written before them still load.
 TRAIN_DEFAULTS = {
@@ -336,4 +336,4 @@ def check_labels(config, source) -> None:
                     f"{source.name}: set config.model.num_classes={source.num_classes}")
 
 
-from jgan.repair import tasks as _repair_tasks  # noqa: E402,F401,I001  registers the "inpaint" and "superres" tasks
+from jgan.tasks import repair as _repair_tasks  # noqa: E402,F401,I001  registers the "inpaint" and "superres" tasks

@@ -12,7 +12,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def make_mesh(num_devices: int = 0) -> Mesh:

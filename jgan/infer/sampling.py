@@ -1,6 +1,6 @@
 """Sampling from a trained run.
 
-    sampler = jgan.sampling.load("runs/dcgan")          # newest checkpoint
+    sampler = jgan.infer.sampling.load("runs/dcgan")          # newest checkpoint
     images = sampler.sample(jax.random.key(0), 64)     # uint8 (64, H, W, C)
     x = sampler.generate(z)                            # float (B, H, W, C) in [-1, 1]
 
@@ -15,12 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan import images as image_lib
-from jgan import sharding
-from jgan import workdir as workdir_lib
-from jgan.build import make_task
-from jgan.checkpoint import Checkpointer, abstract_like
-from jgan.errors import UserError
+from jgan.core import sharding
+from jgan.core.errors import UserError
+from jgan.data import images as image_lib
+from jgan.tasks.build import make_task
+from jgan.train import workdir as workdir_lib
+from jgan.train.checkpoint import Checkpointer, abstract_like
 from jgan.train.run import element_shape, init_state
 
 

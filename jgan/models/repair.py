@@ -57,7 +57,7 @@ class InpaintGenerator(nn.Module):
   raw output (B, H, W, C) in [-1, 1]. H and W must be multiples of 4. Pixels of
   `image` inside the hole are ignored (zeroed here), so the caller may pass the
   damaged image as it is. The raw output must still be composited with the
-  input (see `jgan.repair.tasks.composite`).
+  input (see `jgan.tasks.repair.composite`).
   """
   channels: int
   width: int = 32

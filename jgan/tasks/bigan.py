@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jgan import rng
-from jgan.gan import GAN, GANState, apply_net, init_net
+from jgan.core import rng
+from jgan.tasks.gan import GAN, GANState, apply_net, init_net
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +117,7 @@ def evaluate(task: BiGAN, state: GANState, config, num_train: int = 8000, batch:
 
   from jgan.data.pipeline import scale_images
   from jgan.data.sources import open_source
-  from jgan.probe import fit_ridge
+  from jgan.eval.probe import fit_ridge
 
   data = open_source(config.data, seed=config.seed).read_all()
   x = np.asarray(scale_images(jnp.asarray(data["x"])))

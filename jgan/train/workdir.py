@@ -13,7 +13,7 @@ import os
 
 import ml_collections
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"

@@ -11,7 +11,7 @@ from typing import Callable
 
 from absl import app, flags, logging
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def _parse_flags(argv):

@@ -30,9 +30,9 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jgan import rng
-from jgan.losses import DLoss, GLoss
-from jgan.sharding import shard_batch
+from jgan.core import rng
+from jgan.core.sharding import shard_batch
+from jgan.objectives.losses import DLoss, GLoss
 
 
 @struct.dataclass

@@ -1,6 +1,6 @@
 """Applying a trained repair model to your own images.
 
-    from jgan.repair import apply
+    from jgan.infer import repair as apply
     model = apply.load("runs/inpaint")                 # newest checkpoint of a run
     out = model.inpaint(images, masks)                 # images uint8/float (B, H, W, C), masks (B, H, W[, 1])
     model = apply.load("runs/srgan")
@@ -34,11 +34,11 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from jgan import workdir as workdir_lib
-from jgan.build import make_task
-from jgan.errors import UserError
-from jgan.repair.tasks import InpaintTask, SuperResTask
-from jgan.sampling import restore_state
+from jgan.core.errors import UserError
+from jgan.infer.sampling import restore_state
+from jgan.tasks.build import make_task
+from jgan.tasks.repair import InpaintTask, SuperResTask
+from jgan.train import workdir as workdir_lib
 from jgan.train.run import element_shape
 
 
@@ -126,7 +126,7 @@ def read_mask(path: str, shape: tuple[int, int]) -> np.ndarray:
 
 
 def save_image(path: str, image: np.ndarray) -> None:
-  from jgan.images import save_png
+  from jgan.data.images import save_png
   if not path.lower().endswith(".png"):
     raise UserError(f"--out={path}: give a file name ending in .png")
   save_png(path, image)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jgan import rng
-from jgan.errors import UserError
+from jgan.core import rng
+from jgan.core.errors import UserError
 
 
 def brightness(x, key):

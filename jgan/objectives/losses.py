@@ -14,7 +14,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 
 def d_cross_entropy(real_logits: jax.Array, fake_logits: jax.Array,

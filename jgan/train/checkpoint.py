@@ -20,7 +20,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from jgan.errors import UserError
+from jgan.core.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,10 @@
 """The image-repair training tasks, "inpaint" and "superres", served by the generic loop.
 
-Both follow the task contract of `jgan.build.TASKS` (init / train_step /
-preview, pure, jitted by the loop) and keep a `jgan.gan.GANState` with networks
+Both follow the task contract of `jgan.tasks.build.TASKS` (init / train_step /
+preview, pure, jitted by the loop) and keep a `jgan.tasks.gan.GANState` with networks
 "g" (the repairer) and "d" (its critic). The damage is made *inside* the step,
 on the device, from the step's key: the hole masks of inpainting
-(`jgan.repair.masks`) and the low-resolution input of super-resolution
+(`jgan.objectives.masks`) and the low-resolution input of super-resolution
 (bicubic, antialiased downscaling of the real batch), so the data pipeline
 stays the plain one of every GAN.
 
@@ -31,12 +31,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jgan import build, losses, rng
-from jgan.errors import UserError
-from jgan.gan import GANState, apply_net, init_net
-from jgan.losses import DLoss, GLoss
-from jgan.repair import masks as masks_lib
-from jgan.repair.nets import InpaintGenerator, PatchDiscriminator, SRDiscriminator, SRResNet, bicubic_upscale
+from jgan.core import rng
+from jgan.core.errors import UserError
+from jgan.models.repair import InpaintGenerator, PatchDiscriminator, SRDiscriminator, SRResNet, bicubic_upscale
+from jgan.objectives import losses
+from jgan.objectives import masks as masks_lib
+from jgan.objectives.losses import DLoss, GLoss
+from jgan.tasks import build
+from jgan.tasks.gan import GANState, apply_net, init_net
 
 SCALES = (2, 4, 8)
 PREVIEW_AREA = 0.25
@@ -269,7 +271,7 @@ class InpaintTask(_RepairTask):
 
   def inpaint(self, state: GANState, image: jax.Array, mask: jax.Array) -> jax.Array:
     """image (B, H, W, C) in [-1, 1], mask (B, H, W, 1) in {0, 1} -> completed (B, H, W, C);
-    H, W multiples of 4 (see `jgan.repair.apply` for any size)."""
+    H, W multiples of 4 (see `jgan.infer.repair` for any size)."""
     damaged = {"image": jnp.where(mask > 0.5, 0.0, image), "mask": mask}
     return composite(jnp.clip(self.raw(state.params["g"], damaged), -1, 1), image, mask)
 
@@ -295,7 +297,7 @@ class SuperResTask(_RepairTask):
   """
   scale: int = 4
   feature_weight: float = 1.0
-  vgg: Any = None   # optional (apply_fn, params) of a frozen VGG feature extractor, see jgan.repair.vgg
+  vgg: Any = None   # optional (apply_fn, params) of a frozen VGG feature extractor, see jgan.features.vgg
 
   def damage(self, x, key):
     del key  # the degradation is deterministic
@@ -419,7 +421,7 @@ def make_superres(config, element_shape) -> SuperResTask:
   vgg = None
   weights = config.model.get("vgg_weights", "")
   if weights:
-    from jgan.repair import vgg as vgg_lib
+    from jgan.features import vgg as vgg_lib
     vgg = vgg_lib.load_extractor(weights, config.model.get("vgg_layer", "conv2_2"), element_shape[-1])
   return SuperResTask(**common, scale=config.model.get("scale", 4), feature_weight=float(feature_weight), vgg=vgg)
 
