@@ -12,9 +12,10 @@ from experiments import common
 
 
 def report(config, workdir, state):
-  from jgan.tasks import bigan, build
-  from jgan.train.run import element_shape
-  results = bigan.evaluate(build.make_task(config, element_shape(config.data)), state, config)
+  from jgan import tasks
+  from jgan.eval import bigan
+  from jgan.tasks import element_shape
+  results = bigan.evaluate(tasks.make_task(config, element_shape(config.data)), state, config)
   print(f"reconstruction MSE of G(E(x)) on held-out images ([-1, 1] pixels): {results['recon_mse']:.4f}")
   print(f"linear probe accuracy: E(x) {results['probe_e']:.3f} | raw pixels {results['probe_pixels']:.3f} | "
         f"random-init E {results['probe_random_e']:.3f}")

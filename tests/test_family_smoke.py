@@ -30,8 +30,9 @@ def test_smoke_variant_trains_and_writes_samples(name, tfds_dir, tmp_path):
   if config.train.ema_decay > 0:
     assert "g" in state.ema_params
   if name == "bigan":
-    from jgan.tasks import bigan, build
-    task = build.make_task(config, (28, 28, 1))
+    from jgan import tasks
+    from jgan.eval import bigan
+    task = tasks.make_task(config, (28, 28, 1))
     results = bigan.evaluate(task, state, config, num_train=600)
     assert 0 <= results["recon_mse"] < 4 and results["probe_pixels"] > 0.3
   if name == "cgan":

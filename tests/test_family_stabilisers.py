@@ -8,12 +8,12 @@ import numpy as np
 import optax
 import pytest
 
+from jgan import tasks
 from jgan.core.errors import UserError
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jgan.models.resnet import ResNetDiscriminator
 from jgan.objectives import augment, regularizers
 from jgan.objectives.losses import d_wasserstein, g_wasserstein
-from jgan.tasks import build
 from jgan.tasks.gan import GAN, apply_net, ema_update, init_net
 
 RNG = np.random.default_rng(0)
@@ -168,7 +168,7 @@ def test_bad_family_values_fail_with_one_line(smoke_config, section, name, value
     smoke_config.model.name = "mlp"
   smoke_config[section][name] = value
   with pytest.raises(UserError, match=message) as info:
-    build.validate(smoke_config)
+    tasks.validate(smoke_config)
   assert "\n" not in str(info.value)
 
 
@@ -176,18 +176,19 @@ def test_label_smoothing_is_rejected_for_critic_losses(smoke_config):
   smoke_config.train.loss = "hinge"
   smoke_config.train.label_smoothing = 0.1
   with pytest.raises(UserError, match="label_smoothing applies to"):
-    build.validate(smoke_config)
+    tasks.validate(smoke_config)
 
 
 def test_wgan_config_builds_rmsprop_and_ttur_rates(smoke_config):
   smoke_config.train.optimizer = "rmsprop"
   smoke_config.train.g_lr, smoke_config.train.d_lr = 1e-3, 4e-3
-  gan = build.make_gan(smoke_config, (28, 28, 1))
+  gan = tasks.make_task(smoke_config, (28, 28, 1))
   grads = {"w": jnp.ones(2)}
   for opt, lr in ((gan.g_optimizer, 1e-3), (gan.d_optimizer, 4e-3)):
     updates, _ = opt.update(grads, opt.init(grads))
-    # RMSProp's first step: -lr * g / sqrt(0.1 * g^2) (decay 0.9, zero init)
-    np.testing.assert_allclose(np.asarray(updates["w"]), -lr / np.sqrt(0.1), rtol=1e-4)
+    # PyTorch's RMSprop (the WGAN authors' code), first step from v = 0: v = (1 - 0.99) g^2,
+    # update = -lr g / (sqrt(v) + 1e-8) = -lr / 0.1 for g = 1.
+    np.testing.assert_allclose(np.asarray(updates["w"]), -lr / (np.sqrt(0.01) + 1e-8), rtol=1e-6)
 
 
 def test_every_image_stabiliser_composes_in_one_conditional_step(smoke_config):
@@ -198,7 +199,7 @@ def test_every_image_stabiliser_composes_in_one_conditional_step(smoke_config):
   c.model.name, c.model.num_classes, c.model.acgan, c.model.spectral_norm = "resnet", 10, True, True
   c.train.batch_size = 8
   c.train.augment, c.train.ema_decay, c.train.loss = "color,translation,cutout", 0.99, "hinge"
-  gan = build.make_task(c, (16, 16, 1))
+  gan = tasks.make_task(c, (16, 16, 1))
   assert gan.acgan_weight == 1.0 and gan.augment is not None
   state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
   batch = {"x": jnp.asarray(RNG.uniform(-1, 1, size=(8, 16, 16, 1)), jnp.float32),
@@ -215,10 +216,10 @@ def test_conditional_config_on_unlabelled_or_wider_data_fails_with_one_line(smok
   source = lambda k: Source(name="/data/faces", length=5, element_shape=(28, 28, 1), dtype=np.dtype(np.uint8),
                             num_classes=k, read=None, fingerprint="x")
   with pytest.raises(UserError, match="needs labelled data, but /data/faces has no labels") as info:
-    build.check_labels(smoke_config, source(0))
+    tasks.check_labels(smoke_config, source(0))
   assert "\n" not in str(info.value)
   with pytest.raises(UserError, match="set config.model.num_classes=12"):
-    build.check_labels(smoke_config, source(12))
-  build.check_labels(smoke_config, source(10))          # as many classes: fine
+    tasks.check_labels(smoke_config, source(12))
+  tasks.check_labels(smoke_config, source(10))          # as many classes: fine
   smoke_config.model.num_classes = 0
-  build.check_labels(smoke_config, source(0))           # unconditional: labels are not needed
+  tasks.check_labels(smoke_config, source(0))           # unconditional: labels are not needed

@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator, start_size
-from jgan.models.layers import UpConv, conv_transpose
+from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jgan.models.layers import UpConv, conv_transpose, start_size
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
 
 

@@ -7,11 +7,12 @@ import numpy as np
 import optax
 import pytest
 
+from jgan import tasks
 from jgan.core.errors import UserError
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
 from jgan.objectives.losses import d_cross_entropy, g_non_saturating
-from jgan.tasks import build
-from jgan.tasks.gan import GAN, pack_inputs
+from jgan.tasks.gan import GAN, game_fields, pack_inputs
+from jgan.train import optim
 
 
 def test_pack_concatenates_consecutive_points_and_image_channels():
@@ -61,18 +62,18 @@ def _train_config(smoke_config, **fields):
 def test_lr_schedule_at_step_k_equals_the_closed_form(smoke_config, schedule):
   t = _train_config(smoke_config, lr_schedule=schedule, lr_final=0.1)
   lr, total = 2e-3, 40
-  rate = build.learning_rate(t, lr, total)
+  rate = optim.learning_rate(t, lr, total)
   for k in (0, 7, 20, 33, 40, 55):
     frac = min(k, total) / total
     shape = 1 - frac if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * frac))
     np.testing.assert_allclose(float(rate(k)), lr * (0.1 + 0.9 * shape), rtol=1e-5)
-  assert build.learning_rate(_train_config(smoke_config, lr_schedule="constant"), lr, total) == lr
+  assert optim.learning_rate(_train_config(smoke_config, lr_schedule="constant"), lr, total) == lr
 
 
 def test_adam_steps_follow_the_schedule_and_d_counts_its_critic_updates(smoke_config):
   # With a constant gradient every Adam step has size ~ lr_k: the schedule, seen through the optimizer.
   t = _train_config(smoke_config, lr_schedule="linear", lr_final=0.0, num_steps=10, n_critic=2)
-  fields = build._gan_fields(smoke_config)
+  fields = game_fields(smoke_config)
   for name, per_step in (("g_optimizer", 1), ("d_optimizer", 2)):
     opt = fields[name]
     params = {"w": jnp.zeros(3)}
@@ -95,7 +96,7 @@ def test_adam_steps_follow_the_schedule_and_d_counts_its_critic_updates(smoke_co
 def test_bad_pack_and_schedule_values_fail_with_one_line(smoke_config, fields, message):
   _train_config(smoke_config, **fields)
   with pytest.raises(UserError, match=message) as info:
-    build.validate(smoke_config)
+    tasks.validate(smoke_config)
   assert "\n" not in str(info.value)
 
 
@@ -103,4 +104,4 @@ def test_pack_needs_an_unconditional_gan(smoke_config):
   smoke_config.train.pack = 2
   smoke_config.model.name, smoke_config.model.num_classes = "resnet", 10
   with pytest.raises(UserError, match="pack .PacGAN. needs the unconditional gan task"):
-    build.validate(smoke_config)
+    tasks.validate(smoke_config)

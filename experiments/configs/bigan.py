@@ -4,12 +4,17 @@ MNIST model. After training, the experiment prints the reconstruction error of G
 linear probe on E(x) beside raw pixels and a random-init E.
 --config.model.stochastic_encoder=True makes it ALI (Dumoulin et al. 2017). Variants: "" and "smoke".
 """
-from experiments.configs import dcgan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = ""):
-  config = dcgan.get_config(arg)
+  config = config_lib.base_config()
   config.task = "bigan"
-  config.model.latent_dim = 16 if arg == "smoke" else 50
-  config.model.d_hidden = (64,) if arg == "smoke" else (512,)  # joint D's hidden width
-  return config
+  config.model.latent_dim = 50
+  config.model.d_hidden = (512,)      # the joint D's hidden width
+  return config_lib.variant(arg, "bigan", {"smoke": _smoke}, config)
+
+
+def _smoke(config) -> None:
+  config_lib.smoke(config)
+  config.model.d_hidden = (64,)

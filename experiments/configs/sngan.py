@@ -4,18 +4,18 @@ and one D step per G step instead of the paper's 5, to fit a CPU budget; EMA of 
 sampling. --config.data.resolution=32/64 with an RGB source gives the paper's settings.
 Variants: "" and "smoke".
 """
-from experiments.configs import dcgan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = ""):
-  config = dcgan.get_config(arg)
+  config = config_lib.base_config()
   config.model.name = "resnet"
   config.model.spectral_norm = True
   config.model.max_mult = 1          # SNGAN's constant-width ResNet
-  config.model.g_width = config.model.d_width = 8 if arg == "smoke" else 64
-  config.model.latent_dim = 16 if arg == "smoke" else 128
+  config.model.g_width = config.model.d_width = 64
+  config.model.latent_dim = 128
   config.train.loss = "hinge"
   config.train.g_lr, config.train.d_lr = 1e-4, 4e-4
   config.train.b1, config.train.b2 = 0.0, 0.9
   config.train.ema_decay = 0.999
-  return config
+  return config_lib.variant(arg, "sngan", {"smoke": config_lib.smoke}, config)

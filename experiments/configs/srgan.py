@@ -14,21 +14,17 @@ feature-matching perceptual term).
 """
 import ml_collections
 
-from experiments.configs import dcgan, inpaint
+from experiments.configs import inpaint
+from jgan import config as config_lib
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  config = dcgan.get_config()
+  config = config_lib.base_config()
   config.task = "superres"
   config.model.name = "srresnet"
-  config.model.scale = 4               # 2, 4 or 8; data.resolution must be a multiple
   config.model.g_width = 32
   config.model.num_blocks = 4
-  config.model.bicubic_skip = True     # predict the residual over bicubic (see nets.SRResNet)
   config.model.d_width = 32
-  config.model.vgg_weights = ""        # optional local VGG19 .npz: perceptual term on its features, not D's
-  config.model.vgg_layer = "conv2_2"
-
   config.train.batch_size = 32
   config.train.num_steps = 3000
   config.train.pretrain_steps = 1500   # SRResNet (pixel loss) steps before the SRGAN steps
@@ -36,7 +32,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.train.adv_weight = 1e-3       # SRGAN's weight of the adversarial term (Ledig et al. 2017, eq. 3)
   config.train.feature_weight = 0.1    # weight of the feature-matching perceptual term
   config.train.g_lr = 1e-3
-  config.train.d_lr = 2e-4
   config.train.b1 = 0.9
   config.log.num_samples = 16
 

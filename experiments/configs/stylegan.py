@@ -5,20 +5,29 @@ G and residual D with minibatch stddev; non-saturating loss with lazy R1 (gamma 
 narrow layers fit a CPU; --config.model.truncation=0.7 truncates at sampling.
 Variants: "" and "smoke".
 """
-from experiments.configs import dcgan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = ""):
-  config = dcgan.get_config(arg)
-  config.data.resolution = 16 if arg == "smoke" else 32
+  config = config_lib.base_config()
+  config.data.resolution = 32
   config.model.name = "stylegan"
-  config.model.g_width = config.model.d_width = 8 if arg == "smoke" else 16
-  config.model.max_mult = 2 if arg == "smoke" else 4
-  config.model.latent_dim = config.model.w_dim = 16 if arg == "smoke" else 128
-  config.model.mapping_layers = 2 if arg == "smoke" else 4
+  config.model.g_width = config.model.d_width = 16
+  config.model.max_mult = 4
+  config.model.latent_dim = config.model.w_dim = 128
+  config.model.mapping_layers = 4
   config.train.r1_gamma = 1.0
-  config.train.r1_every = 2 if arg == "smoke" else 16
+  config.train.r1_every = 16
   config.train.g_lr = config.train.d_lr = 2e-3
   config.train.b1, config.train.b2 = 0.0, 0.99
   config.train.ema_decay = 0.999
-  return config
+  return config_lib.variant(arg, "stylegan", {"smoke": _smoke}, config)
+
+
+def _smoke(config) -> None:
+  config_lib.smoke(config)
+  config.data.resolution = 16
+  config.model.max_mult = 2
+  config.model.w_dim = 16
+  config.model.mapping_layers = 2
+  config.train.r1_every = 2

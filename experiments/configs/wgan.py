@@ -2,14 +2,19 @@
 loss, weight clipping to [-0.01, 0.01], RMSProp 5e-5, 5 critic updates per G update (the
 paper's Algorithm 1 defaults). Variants: "" and "smoke".
 """
-from experiments.configs import dcgan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = ""):
-  config = dcgan.get_config(arg)
+  config = config_lib.base_config()
   config.train.loss = "wasserstein"
   config.train.optimizer = "rmsprop"
   config.train.g_lr = config.train.d_lr = 5e-5
   config.train.clip = 0.01
-  config.train.n_critic = 2 if arg == "smoke" else 5   # smoke: still several critic steps, half the compile
-  return config
+  config.train.n_critic = 5
+  return config_lib.variant(arg, "wgan", {"smoke": smoke}, config)
+
+
+def smoke(config) -> None:
+  config_lib.smoke(config)
+  config.train.n_critic = 2   # still several critic steps, half the compile

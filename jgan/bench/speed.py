@@ -30,8 +30,8 @@ import optax
 from jgan.core.sharding import make_mesh, replicated
 from jgan.data.pipeline import make_feeder
 from jgan.data.sources import open_source
-from jgan.models.dcgan import start_size
-from jgan.tasks.build import make_task
+from jgan.models.layers import start_size
+from jgan.tasks import make_task
 from jgan.train import run
 
 

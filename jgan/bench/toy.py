@@ -18,7 +18,7 @@ import numpy as np
 from jgan.core import rng
 from jgan.data.toy import toy_modes
 from jgan.metrics import modes as modes_lib
-from jgan.tasks.build import make_task
+from jgan.tasks import make_task
 
 # PacGAN (Lin et al. 2018) Table 1: (modes, % high quality) on ring8 and grid25, as quoted by
 # the jgan issue that asked for this benchmark (their reverse KL column is not reproduced here).

@@ -10,8 +10,7 @@ from jgan.data import images as image_lib
 from jgan.data.pipeline import scale_images
 from jgan.data.sources import open_source
 from jgan.eval.probe import fit_ridge
-from jgan.tasks.build import make_task
-from jgan.train.run import element_shape
+from jgan.tasks import element_shape, make_task
 
 
 def label_agreement(config, state, num: int = 1000, num_train: int = 8000) -> tuple[float, float, str]:
@@ -25,7 +24,9 @@ def label_agreement(config, state, num: int = 1000, num_train: int = 8000) -> tu
   gan = make_task(config, element_shape(config.data))
   key = rng.named(jax.random.key(config.seed), "label_check")
   wanted = jnp.arange(num, dtype=jnp.int32) % gan.num_classes
-  samples = np.asarray(jax.jit(lambda s, z, y: gan.generate(s, z, labels=y)[0])(state, gan.latents(key, num), wanted))
+  state = jax.jit(gan.sampling_state)(state, rng.named(key, "recalibrate"))
+  generate = jax.jit(lambda s, z, y: gan.generate(s, z, labels=y, key=rng.named(key, "noise"))[0])
+  samples = np.asarray(generate(state, gan.latents(key, num), wanted))
   if samples.ndim == 4 and samples.shape[-1] == 1 and gan.num_classes == 10:
     from jgan import features
     from jgan.features import lenet

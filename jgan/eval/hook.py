@@ -24,26 +24,27 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jgan import config as config_lib
 from jgan import features as features_lib
 from jgan.core import rng
 from jgan.core.errors import UserError
 from jgan.data import images as image_lib
 from jgan.eval import api as evaluate_lib
 from jgan.eval import provenance
+from jgan.tasks import Generative
 from jgan.train import hooks as hooks_lib
+from jgan.train import workdir as workdir_lib
 from jgan.train.hooks import Hook
 
 BEST_DIR = "best"
 _MAXIMISED = {"precision", "recall", "density", "coverage", "is", "modes"}
 
 
-def eval_config(every_steps: int = 0, metrics: str = "fid", num_samples: int = 5000, num_reference: int = 10000,
-                extractor: str = "auto", weights: str = "", best_metric: str = "fid",
-                batch_size: int = 0) -> ml_collections.ConfigDict:
-  """The `config.eval` block; every_steps=0 turns evaluation off."""
-  return ml_collections.ConfigDict(dict(every_steps=every_steps, metrics=metrics, num_samples=num_samples,
-                                        num_reference=num_reference, extractor=extractor, weights=weights,
-                                        best_metric=best_metric, batch_size=batch_size))
+def eval_config(**overrides) -> ml_collections.ConfigDict:
+  """The `config.eval` block: jgan.config's defaults with `overrides`; every_steps=0 turns evaluation off."""
+  block = config_lib.base_config().eval
+  block.update(overrides)
+  return block
 
 
 class BestCheckpoint:
@@ -125,15 +126,17 @@ class EvalHook(Hook):
 
 
 def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable[[Any], np.ndarray]:
-  """state -> uint8 (num, H, W, C) samples of G from a latent batch fixed by `seed`."""
-  if not hasattr(task, "generate"):
+  """state -> uint8 (num, H, W, C) samples of G from latents (and noise) fixed by `seed`."""
+  if not isinstance(task, Generative):
     raise UserError("config.eval needs a generative task (one with generate); this task has none")
   key = rng.named(jax.random.key(seed), "eval")
   z = np.asarray(task.latents(key, num))
-  generate = jax.jit(lambda state, z: task.generate(state, z)[0])
+  sampling_state = jax.jit(lambda state: task.sampling_state(state, rng.named(key, "recalibrate")))
+  generate = jax.jit(lambda state, z, i: task.generate(state, z, key=jax.random.fold_in(rng.named(key, "noise"), i))[0])
 
   def sample_fn(state):
-    parts = [np.asarray(generate(state, z[i:i + batch_size])) for i in range(0, num, batch_size)]
+    state = sampling_state(state)
+    parts = [np.asarray(generate(state, z[i:i + batch_size], i)) for i in range(0, num, batch_size)]
     return image_lib.to_uint8(np.concatenate(parts))
   return sample_fn
 
@@ -141,7 +144,7 @@ def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable
 def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
   """The EvalHook described by `config.eval` for a run in `workdir` on `source` (its training data)."""
   e = config.eval
-  steps_per_call = config.train.get("steps_per_call", 1)
+  steps_per_call = config.train.steps_per_call
   if e.every_steps % steps_per_call:
     raise UserError(f"config.eval.every_steps={e.every_steps} is not a multiple of "
                     f"config.train.steps_per_call={steps_per_call}")
@@ -158,5 +161,5 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
               "shape": list(reference.shape[1:]), "sha256": provenance.array_sha256(reference)}
   best = BestCheckpoint(os.path.join(workdir, BEST_DIR), e.best_metric) if e.best_metric else None
   return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples), reference, identity, extractor,
-                  e.metrics, os.path.join(workdir, "metrics.jsonl"), writer, best, config.seed,
+                  e.metrics, os.path.join(workdir, workdir_lib.METRICS_FILE), writer, best, config.seed,
                   e.batch_size or None)

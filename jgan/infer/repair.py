@@ -36,10 +36,10 @@ from PIL import Image
 
 from jgan.core.errors import UserError
 from jgan.infer.sampling import restore_state
-from jgan.tasks.build import make_task
-from jgan.tasks.repair import InpaintTask, SuperResTask
+from jgan.tasks import element_shape, make_task
+from jgan.tasks.inpaint import InpaintTask
+from jgan.tasks.superres import SuperResTask
 from jgan.train import workdir as workdir_lib
-from jgan.train.run import element_shape
 
 
 def _note(message: str) -> None:

@@ -15,13 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jgan.core import sharding
+from jgan.core import rng, sharding
 from jgan.core.errors import UserError
 from jgan.data import images as image_lib
-from jgan.tasks.build import make_task
+from jgan.tasks import Generative, element_shape, init_state, make_task
 from jgan.train import workdir as workdir_lib
 from jgan.train.checkpoint import Checkpointer, abstract_like
-from jgan.train.run import element_shape, init_state
 
 
 def restore_state(workdir: str, task, config, step: int | None = None):
@@ -47,24 +46,36 @@ def restore_state(workdir: str, task, config, step: int | None = None):
 
 
 class Sampler:
+  """The generator of a trained run, ready to sample (EMA weights with their own BatchNorm statistics)."""
+
   def __init__(self, workdir: str, step: int | None = None):
     self.workdir = workdir
     self.config = workdir_lib.load_config(workdir)
     self.element_shape = element_shape(self.config.data)
     self.gan = make_task(self.config, self.element_shape)
-    self.state = restore_state(workdir, self.gan, self.config, step)
-    self.step = int(self.state.step)
+    if not isinstance(self.gan, Generative):
+      raise UserError(f"{workdir} is a {self.config.task!r} run: it does not sample from latents "
+                      "(use python -m experiments.repair for the image-repair runs)")
+    state = restore_state(workdir, self.gan, self.config, step)
+    self.step = int(state.step)
+    key = rng.named(jax.random.key(self.config.seed), "sampling")
+    self.state = jax.jit(self.gan.sampling_state)(state, rng.named(key, "recalibrate"))
     # Only class-conditional GANs take labels (None is static under jit: two traces at most).
-    self._generate = jax.jit(lambda state, z, labels: (self.gan.generate(state, z) if labels is None else
-                                                       self.gan.generate(state, z, labels=labels))[0])
+    self._generate = jax.jit(lambda state, z, labels, key: self.gan.generate(state, z, labels=labels, key=key)[0])
 
   @property
   def latent_dim(self) -> int:
     return self.gan.latent_dim
 
-  def generate(self, z: jax.Array, labels=None) -> jax.Array:
-    """z (B, latent_dim) [, int labels (B,) for a class-conditional run] -> float samples (B, ...) in [-1, 1]."""
-    return self._generate(self.state, jnp.asarray(z, jnp.float32), None if labels is None else jnp.asarray(labels))
+  def generate(self, z: jax.Array, labels=None, key: jax.Array | None = None) -> jax.Array:
+    """z (B, latent_dim) [, int labels (B,) for a class-conditional run] -> float samples (B, ...) in [-1, 1].
+
+    `key` feeds a generator that draws its own noise (StyleGAN's per-layer noise); without it that noise is 0.
+    """
+    z = jnp.asarray(z, jnp.float32)
+    if z.ndim != 2 or z.shape[1] != self.latent_dim:
+      raise UserError(f"latents must have shape (B, {self.latent_dim}), got {z.shape}")
+    return self._generate(self.state, z, None if labels is None else jnp.asarray(labels), key)
 
   def sample(self, key: jax.Array, num: int, batch_size: int = 256, labels=None) -> np.ndarray:
     """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points.
@@ -75,7 +86,7 @@ class Sampler:
     if num < 1:
       raise UserError(f"--num={num} must be positive")
     z = self.gan.latents(key, num)
-    num_classes = getattr(self.gan, "num_classes", 0)
+    num_classes = self.gan.num_classes
     if labels is None and num_classes:
       labels = np.arange(num) % num_classes
     elif labels is not None:
@@ -84,7 +95,9 @@ class Sampler:
       labels = np.resize(np.asarray(labels, np.int32), num)   # one label: every sample; a list: repeated
       if labels.min() < 0 or labels.max() >= num_classes:
         raise UserError(f"labels must lie in 0..{num_classes - 1} for {self.workdir}, got {sorted(set(labels))}")
-    parts = [np.asarray(self.generate(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size]))
+    noise = rng.named(key, "noise")
+    parts = [np.asarray(self.generate(z[i:i + batch_size], None if labels is None else labels[i:i + batch_size],
+                                      jax.random.fold_in(noise, i)))
              for i in range(0, num, batch_size)]
     out = np.concatenate(parts)
     return out if len(self.element_shape) == 1 else image_lib.to_uint8(out)

@@ -26,14 +26,22 @@ def _prepare(a, b, data_range):
   return a.astype(jnp.float32), b.astype(jnp.float32), float(data_range)
 
 
-def psnr(a, b, data_range: float | None = None) -> jax.Array:
+def psnr(a, b, data_range: float | None = None, weights=None, mse_floor: float = 0.0) -> jax.Array:
   """Peak signal-to-noise ratio in dB, 10 log10(data_range^2 / MSE), per image.
 
+  `weights` (broadcastable to the images, e.g. a (N, H, W, 1) hole mask) restricts
+  the MSE to the weighted pixels; `mse_floor` > 0 caps the score at
+  10 log10(data_range^2 / mse_floor) (a finite training metric).
   Range: (-inf, +inf]; identical images give +inf. Typical values: 20-40 dB.
   """
   a, b, data_range = _prepare(jnp.asarray(a), jnp.asarray(b), data_range)
-  mse = jnp.mean(jnp.square(a - b), axis=(-3, -2, -1))
-  return 10.0 * jnp.log10(data_range**2 / mse)
+  sq = jnp.square(a - b)
+  if weights is None:
+    mse = jnp.mean(sq, axis=(-3, -2, -1))
+  else:
+    w = jnp.broadcast_to(jnp.asarray(weights, jnp.float32), sq.shape)
+    mse = jnp.sum(sq * w, axis=(-3, -2, -1)) / jnp.maximum(jnp.sum(w, axis=(-3, -2, -1)), 1.0)
+  return 10.0 * jnp.log10(data_range**2 / jnp.maximum(mse, mse_floor))
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> np.ndarray:

@@ -23,33 +23,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgan.models.layers import ClassConditionalHead, UpConv, dcgan_init, label_conditioned_latent
-
-
-def start_size(resolution: int) -> tuple[int, int]:
-  """(s, k) with resolution = s * 2**k, s in 4..7, 16 <= resolution <= 512; ValueError otherwise."""
-  if not 16 <= resolution <= 512:
-    raise ValueError(f"DCGAN resolution {resolution} is outside 16..512")
-  size, k = resolution, 0
-  while size > 7 and size % 2 == 0:
-    size //= 2
-    k += 1
-  if size < 4 or size > 7 or k < 1:
-    raise ValueError(
-        f"DCGAN resolution {resolution} is not s*2^k with s in 4..7 "
-        "(use a power of two from 16 to 256, or 28)")
-  return size, k
-
-
-def _channels(width: int, level: int, max_mult: int) -> int:
-  return width * min(2 ** level, max_mult)
-
-
-def _batch_norm(train: bool, dtype) -> nn.BatchNorm:
-  # DCGAN init for BN: scale ~ N(1, 0.02), bias 0 (as pytorch/examples' weights_init).
-  return nn.BatchNorm(
-      use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
-      scale_init=lambda key, shape, dtype=jnp.float32: 1.0 + 0.02 * jax.random.normal(key, shape, dtype))
+from jgan.models.layers import (
+  ClassConditionalHead,
+  UpConv,
+  batch_norm,
+  channels_at,
+  dcgan_init,
+  label_conditioned_latent,
+  start_size,
+)
 
 
 class DCGANGenerator(nn.Module):
@@ -69,13 +51,13 @@ class DCGANGenerator(nn.Module):
     x = z.astype(self.dtype or z.dtype)
     # The paper's first "project and reshape" layer (a 1x1 -> 4x4 transposed conv in
     # pytorch/examples) is exactly a dense layer to s*s*C units.
-    c = _channels(self.width, k - 1, self.max_mult)
+    c = channels_at(self.width, k - 1, self.max_mult)
     x = nn.Dense(size * size * c, use_bias=False, kernel_init=dcgan_init, dtype=self.dtype)(x)
     x = x.reshape(z.shape[0], size, size, c)
-    x = nn.relu(_batch_norm(train, self.dtype)(x))
+    x = nn.relu(batch_norm(train, self.dtype)(x))
     for level in reversed(range(k - 1)):
-      x = UpConv(_channels(self.width, level, self.max_mult), use_bias=False, dtype=self.dtype)(x)
-      x = nn.relu(_batch_norm(train, self.dtype)(x))
+      x = UpConv(channels_at(self.width, level, self.max_mult), use_bias=False, dtype=self.dtype)(x)
+      x = nn.relu(batch_norm(train, self.dtype)(x))
     # No biases anywhere, as in pytorch/examples: BatchNorm follows every hidden layer
     # and the output layer's bias would only shift tanh's input.
     x = UpConv(self.channels, use_bias=False, dtype=self.dtype)(x)
@@ -97,11 +79,11 @@ class DCGANDiscriminator(nn.Module):
     _, k = start_size(self.resolution)
     x = x.astype(self.dtype or x.dtype)
     for level in range(k):
-      x = nn.Conv(_channels(self.width, level, self.max_mult), (4, 4), strides=(2, 2),
+      x = nn.Conv(channels_at(self.width, level, self.max_mult), (4, 4), strides=(2, 2),
                   padding=((1, 1), (1, 1)), use_bias=not self.use_batch_norm,
                   kernel_init=dcgan_init, dtype=self.dtype)(x)
       if level > 0 and self.use_batch_norm:
-        x = _batch_norm(train, self.dtype)(x)
+        x = batch_norm(train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
     x = x.reshape(x.shape[0], -1)
     # The paper's last layer is a 4x4 'valid' conv to one channel: a dense layer on the flattened map.

@@ -126,3 +126,30 @@ def label_conditioned_latent(z: jax.Array, labels: jax.Array | None, num_classes
   if not (num_classes and embed_dim) or labels is None:
     return z
   return jnp.concatenate([z, nn.Embed(num_classes, embed_dim, name=name)(labels).astype(z.dtype)], -1)
+
+
+def start_size(resolution: int) -> tuple[int, int]:
+  """(s, k) with resolution = s * 2**k, s in 4..7, 16 <= resolution <= 512; ValueError otherwise."""
+  if not 16 <= resolution <= 512:
+    raise ValueError(f"DCGAN resolution {resolution} is outside 16..512")
+  size, k = resolution, 0
+  while size > 7 and size % 2 == 0:
+    size //= 2
+    k += 1
+  if size < 4 or size > 7 or k < 1:
+    raise ValueError(
+        f"DCGAN resolution {resolution} is not s*2^k with s in 4..7 "
+        "(use a power of two from 16 to 256, or 28)")
+  return size, k
+
+
+def channels_at(width: int, level: int, max_mult: int) -> int:
+  """Channels of a conv net's block `level` (0 = full resolution): width * min(2^level, max_mult)."""
+  return width * min(2 ** level, max_mult)
+
+
+def batch_norm(train: bool, dtype) -> nn.BatchNorm:
+  # DCGAN init for BN: scale ~ N(1, 0.02), bias 0 (as pytorch/examples' weights_init).
+  return nn.BatchNorm(
+      use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
+      scale_init=lambda key, shape, dtype=jnp.float32: 1.0 + 0.02 * jax.random.normal(key, shape, dtype))

@@ -23,8 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgan.models.dcgan import _channels, start_size
-from jgan.models.layers import ClassConditionalHead, UpConv, label_conditioned_latent
+from jgan.models.layers import ClassConditionalHead, UpConv, channels_at, label_conditioned_latent, start_size
 
 _xavier = nn.initializers.xavier_uniform()
 
@@ -84,14 +83,14 @@ class ResNetGenerator(nn.Module):
   @nn.compact
   def __call__(self, z, labels=None, train: bool = True):
     size, k = start_size(self.resolution)
-    c = _channels(self.width, k, self.max_mult)
+    c = channels_at(self.width, k, self.max_mult)
     # Conditional BN alone moves the class into G only through small scale/shift
     # changes that start at zero; the label next to z conditions G from the first step.
     z = label_conditioned_latent(z, labels, self.num_classes, self.label_embed_dim)
     x = nn.Dense(size * size * c, kernel_init=_xavier, dtype=self.dtype)(z.astype(self.dtype or z.dtype))
     x = x.reshape(z.shape[0], size, size, c)
     for level in reversed(range(k)):
-      x = GBlock(_channels(self.width, level, self.max_mult), self.num_classes, self.dtype)(x, labels, train)
+      x = GBlock(channels_at(self.width, level, self.max_mult), self.num_classes, self.dtype)(x, labels, train)
     x = nn.relu(nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=self.dtype)(x))
     x = nn.Conv(self.channels, (3, 3), padding=1, kernel_init=_xavier, dtype=self.dtype)(x)
     return jnp.tanh(x.astype(jnp.float32))
@@ -154,7 +153,7 @@ class ResNetDiscriminator(nn.Module):
     sn = self.spectral_norm
     h = x.astype(self.dtype or x.dtype)
     for level in range(k):
-      h = DBlock(_channels(self.width, level, self.max_mult), first=level == 0, spectral_norm=sn,
+      h = DBlock(channels_at(self.width, level, self.max_mult), first=level == 0, spectral_norm=sn,
                  dtype=self.dtype)(h, train)
     h = DBlock(h.shape[-1], down=False, spectral_norm=sn, dtype=self.dtype)(h, train)
     h = jnp.sum(nn.relu(h), axis=(1, 2)).astype(jnp.float32)  # global sum pooling, as in SNGAN

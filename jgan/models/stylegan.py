@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgan.models.dcgan import _channels, start_size
+from jgan.models.layers import channels_at, start_size
 from jgan.models.resnet import avg_pool2, upsample_nearest
 
 _SQRT2 = math.sqrt(2.0)
@@ -166,13 +166,13 @@ class StyleGenerator(nn.Module):
     if not train and self.truncation != 1.0:
       ws = w_avg.value + self.truncation * (ws - w_avg.value)
 
-    c = _channels(self.width, k, self.max_mult)
+    c = channels_at(self.width, k, self.max_mult)
     const = self.param("const", nn.initializers.normal(1.0), (size, size, c))
     x = jnp.broadcast_to(const, (z.shape[0], size, size, c))
     x = StyleLayer(c)(x, ws[:, 0])
     rgb = ModConv(self.channels, 1, demodulate=False)(x, ws[:, 0])
     for i, level in enumerate(reversed(range(k))):
-      c = _channels(self.width, level, self.max_mult)
+      c = channels_at(self.width, level, self.max_mult)
       x = upsample_nearest(x)
       x = StyleLayer(c)(x, ws[:, 1 + 2 * i])
       x = StyleLayer(c)(x, ws[:, 2 + 2 * i])
@@ -207,9 +207,9 @@ class StyleDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = True):
     _, k = start_size(self.resolution)
-    h = lrelu(EqualConv(_channels(self.width, 0, self.max_mult), 1)(x))
+    h = lrelu(EqualConv(channels_at(self.width, 0, self.max_mult), 1)(x))
     for level in range(k):
-      c_out = _channels(self.width, level + 1, self.max_mult)
+      c_out = channels_at(self.width, level + 1, self.max_mult)
       skip = EqualConv(c_out, 1, use_bias=False)(avg_pool2(h))
       h = lrelu(EqualConv(h.shape[-1], 3)(h))
       h = avg_pool2(lrelu(EqualConv(c_out, 3)(h)))

@@ -62,7 +62,7 @@ def d_wasserstein(real_logits: jax.Array, fake_logits: jax.Array,
   The Lipschitz constraint is not part of the loss: pair it with weight clipping
   (config.train.clip) or a gradient penalty (config.train.gp_weight).
   """
-  del label_smoothing  # rejected by build.validate: targets have no meaning for a critic
+  del label_smoothing  # rejected by jgan.tasks.gan.validate_optimization: targets have no meaning for a critic
   return jnp.mean(fake_logits) - jnp.mean(real_logits)
 
 
@@ -73,7 +73,7 @@ def g_wasserstein(fake_logits: jax.Array) -> jax.Array:
 
 def d_hinge(real_logits: jax.Array, fake_logits: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
   """Hinge loss (Lim & Ye 2017, arXiv:1705.02894; SNGAN): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
-  del label_smoothing  # rejected by build.validate
+  del label_smoothing  # rejected by jgan.tasks.gan.validate_optimization
   return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
 
 

@@ -4,8 +4,8 @@ Each is a pure function with the `GAN.d_penalties` signature
     penalty(d_apply, d_params, real, fake, key, step) -> scalar
 where d_apply(params, x) -> logits (B,), and real/fake are what D sees (after
 DiffAugment, when on). Their hyperparameters are bound with functools.partial
-by `jgan.tasks.build`. Weight clipping, the other Lipschitz device of the WGAN
-family, acts on the weights rather than the loss: see `jgan.tasks.gan.clip_params`.
+by `jgan.train.optim.d_penalties`. Weight clipping, the other Lipschitz device of the WGAN
+family, acts on the weights rather than the loss: see `jgan.train.optim.clip_params`.
 """
 from __future__ import annotations
 

@@ -22,7 +22,13 @@ import jax.numpy as jnp
 import optax
 
 from jgan.core import rng
-from jgan.tasks.gan import GAN, GANState, apply_net, init_net
+from jgan.core.errors import UserError
+from jgan.models import factory
+from jgan.models.bigan import Encoder, JointDiscriminator
+from jgan.tasks import base
+from jgan.tasks.gan import GAME_FIELDS, GAN, game_fields, validate_gan
+from jgan.tasks.state import GANState, apply_net, init_net
+from jgan.train import optim
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +91,7 @@ class BiGAN(GAN):
       return self.d_loss(real_logits, fake_logits, self.label_smoothing), (real_logits, fake_logits)
 
     (loss, (real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["d"])
-    state = self._apply_grads(state, "d", grads, self.d_optimizer).replace(batch_stats=stats)
+    state = optim.apply_gradients(state, "d", grads, self.d_optimizer, clip=self.d_clip).replace(batch_stats=stats)
     return state, {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
                    "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "d_grad_norm": optax.global_norm(grads)}
 
@@ -99,41 +105,34 @@ class BiGAN(GAN):
 
     ge = {"g": state.params["g"], "e": state.params["e"]}
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(ge)
-    state = self._apply_grads(state, "g", grads["g"], self.g_optimizer)
-    state = self._apply_grads(state, "e", grads["e"], self.g_optimizer).replace(batch_stats=stats)
+    state = optim.apply_gradients(state, "g", grads["g"], self.g_optimizer)
+    state = optim.apply_gradients(state, "e", grads["e"], self.g_optimizer).replace(batch_stats=stats)
     state = self._update_ema(state)
     return state, {"g_loss": loss, "g_grad_norm": optax.global_norm(grads)}
 
 
-def evaluate(task: BiGAN, state: GANState, config, num_train: int = 8000, batch: int = 500) -> dict:
-  """Reconstruction error and linear probes on the labelled source of `config` (the embedded MNIST).
+# ---------------------------------------------------------------- config -> task
 
-  The first `num_train` examples (in source order) fit the probes, the rest test them.
-  Returns {"recon_mse": mean squared error of G(E(x)) on [-1, 1] pixels of the test
-  examples, "probe_e": test accuracy of a ridge probe on E(x), "probe_pixels": on raw
-  pixels, "probe_random_e": on a random-init E (same architecture, another seed)}.
-  """
-  import numpy as np
+def _validate(config) -> None:
+  validate_gan(config)
+  if config.train.loss == "least_squares":
+    raise UserError("config.train.loss='least_squares' has no BiGAN form here: use non_saturating, minimax, "
+                    "hinge or wasserstein")
 
-  from jgan.data.pipeline import scale_images
-  from jgan.data.sources import open_source
-  from jgan.eval.probe import fit_ridge
 
-  data = open_source(config.data, seed=config.seed).read_all()
-  x = np.asarray(scale_images(jnp.asarray(data["x"])))
-  labels = np.asarray(data["label"])
-  num_classes = int(labels.max()) + 1
-  num_train = min(num_train, len(x) - 1)
-  random_state = task.init(rng.named(jax.random.key(config.seed), "random_encoder"), jnp.asarray(x[:1]))
-  encode = jax.jit(task.encode)
-  reconstruct = jax.jit(task.reconstruct)
+def make_bigan(config, element_shape) -> BiGAN:
+  """BiGAN/ALI: G from config.model.name, encoder and joint D (x, z) from jgan.models.bigan."""
+  m = config.model
+  resolution, _ = factory.images_only("bigan", element_shape)
+  generator, _ = factory.networks(m, element_shape)
+  dtype = factory.compute_dtype(m.dtype)
+  encoder = Encoder(resolution=resolution, latent_dim=m.latent_dim, width=m.d_width, max_mult=m.max_mult,
+                    stochastic=m.stochastic_encoder, dtype=dtype)
+  discriminator = JointDiscriminator(resolution=resolution, width=m.d_width, max_mult=m.max_mult,
+                                     hidden=m.d_hidden[0] if m.d_hidden else 512, dtype=dtype)
+  return BiGAN(generator=generator, discriminator=discriminator, encoder=encoder, **game_fields(config),
+               noise_rngs=factory.spec(m.name).draws_noise)
 
-  def in_batches(fn, s):
-    return np.concatenate([np.asarray(fn(s, jnp.asarray(x[i:i + batch]))) for i in range(0, len(x), batch)])
 
-  results = {"recon_mse": float(np.mean(np.square(in_batches(reconstruct, state)[num_train:] - x[num_train:])))}
-  for name, feats in (("probe_e", in_batches(encode, state)), ("probe_pixels", x),
-                      ("probe_random_e", in_batches(encode, random_state))):
-    probe = fit_ridge(feats[:num_train], labels[:num_train], num_classes)
-    results[name] = probe.accuracy(feats[num_train:], labels[num_train:])
-  return results
+base.register(base.TaskSpec(name="bigan", build=make_bigan, validate=_validate,
+                            fields=GAME_FIELDS | {"model.stochastic_encoder", "model.d_hidden"}))

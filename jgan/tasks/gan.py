@@ -22,84 +22,40 @@ global-batch statistics), and the result equals the one-device step.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+import functools
+from typing import Callable
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
-from flax import struct
 
 from jgan.core import rng
+from jgan.core.errors import UserError
 from jgan.core.sharding import shard_batch
+from jgan.models import factory
+from jgan.objectives import augment, losses
 from jgan.objectives.losses import DLoss, GLoss
+from jgan.tasks import base
+from jgan.tasks.state import GANState, apply_net, ema_update, init_net, split_logits
+from jgan.train import optim
+
+RECALIBRATION_BATCH = 512   # latents whose batch statistics become the EMA G's BatchNorm statistics
 
 
-@struct.dataclass
-class GANState:
-  """Everything that changes during training; a pytree that orbax saves whole.
-
-  Per-network dicts are keyed by network name ("g", "d", and e.g. "e" for BiGAN).
-  """
-  step: jax.Array          # int32 scalar: completed generator updates
-  rng: jax.Array           # uint32 key data of the run's root key (config.seed)
-  params: dict
-  batch_stats: dict        # {} entries for networks without BatchNorm
-  opt_state: dict
-  ema_params: dict         # generator EMA weights ({} when EMA is off)
-
-  @property
-  def root_key(self) -> jax.Array:
-    return jax.random.wrap_key_data(self.rng)
-
-  @classmethod
-  def fresh(cls, root_key: jax.Array, params: dict, batch_stats: dict, optimizers: dict,
-            ema_params: dict | None = None) -> "GANState":
-    """Step 0: `optimizers` maps each network name to its optax transformation."""
-    return cls(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(root_key), params=params,
-               batch_stats=batch_stats, opt_state={name: opt.init(params[name]) for name, opt in optimizers.items()},
-               ema_params=ema_params or {})
+def _is_bn_leaf(path) -> bool:
+  """A BatchNorm running statistic (flax names them "mean" and "var")."""
+  return getattr(path[-1], "key", None) in ("mean", "var")
 
 
-def apply_net(module: nn.Module, params, batch_stats, *inputs, train: bool, rngs: dict | None = None):
-  """Runs `module`; returns (output, new batch_stats). Only training mode updates statistics.
-
-  `batch_stats` is every mutable collection a network keeps besides its params:
-  BatchNorm running statistics, spectral-norm power-iteration vectors (flax's
-  nn.SpectralNorm stores them there), StyleGAN's running mean of w. `rngs`
-  ({"noise": key}) feeds modules that draw randomness (StyleGAN's per-layer
-  noise and style mixing); others ignore it.
-  """
-  variables = {"params": params}
-  kwargs = {"train": train} if rngs is None else {"train": train, "rngs": rngs}
-  if batch_stats:
-    variables["batch_stats"] = batch_stats
-    if train:
-      out, updated = module.apply(variables, *inputs, mutable=["batch_stats"], **kwargs)
-      return out, updated["batch_stats"]
-  return module.apply(variables, *inputs, **kwargs), batch_stats
+def _has_batch_norm(stats) -> bool:
+  return any(_is_bn_leaf(path) for path, _ in jax.tree_util.tree_leaves_with_path(stats))
 
 
-def init_net(module: nn.Module, key: jax.Array, *inputs) -> tuple[Any, Any]:
-  variables = module.init(key, *inputs, train=False)
-  return variables["params"], variables.get("batch_stats", {})
+def _fill_bn(stats, value: float):
+  return jax.tree_util.tree_map_with_path(lambda path, x: jnp.full_like(x, value) if _is_bn_leaf(path) else x, stats)
 
-
-def ema_update(ema, params, decay: float):
-  """One step of the exponential moving average: decay * ema + (1 - decay) * params, leafwise."""
-  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
-
-
-def clip_params(params, clip: float):
-  """WGAN weight clipping (Arjovsky et al. 2017, Algorithm 1): every weight into [-clip, clip]."""
-  return jax.tree.map(lambda w: jnp.clip(w, -clip, clip), params)
-
-
-def split_logits(out):
-  """D's output -> (adversarial logits (B,), class logits (B, K) or None); ACGAN heads return a pair."""
-  if isinstance(out, (tuple, list)):
-    return out[0], out[1]
-  return out, None
 
 
 def pack_inputs(x: jax.Array, pack: int) -> jax.Array:
@@ -207,6 +163,7 @@ class GAN:
         class per column of a K-column grid).
       key: randomness of a G that draws it (StyleGAN per-layer noise); without it that noise is 0.
     """
+    chex.assert_shape(z, (None, self.latent_dim))
     params = state.ema_params.get("g", state.params["g"]) if not train else state.params["g"]
     if labels is None:
       labels = jnp.arange(z.shape[0], dtype=jnp.int32) % max(self.num_classes, 1)
@@ -215,16 +172,34 @@ class GAN:
   def preview(self, state: GANState, key: jax.Array, batch: dict) -> jax.Array:
     """Samples for the progress grid: one per row of `batch` (only its size is used)."""
     z = self.latents(key, batch["x"].shape[0])
+    state = self.sampling_state(state, rng.named(key, "recalibrate"))
     return self.generate(state, z, key=rng.named(key, "noise"))[0]
+
+  def sampling_state(self, state: GANState, key: jax.Array, num: int = RECALIBRATION_BATCH) -> GANState:
+    """The state to sample from: with EMA weights and a BatchNorm G, G's running statistics
+    recomputed for the EMA weights (those in `state` belong to the raw G's weights).
+
+    The statistics are the batch statistics of the EMA G, in training mode, on `num`
+    latents drawn from `key` ("standing statistics", as BigGAN's sampling does). Flax's
+    BatchNorm updates a running statistic r to m r + (1 - m) b from a batch statistic b;
+    two passes on the same latents from r = 0 and r = 1 give f0 = (1 - m) b and
+    f1 = m + (1 - m) b, hence b = f0 / (1 - (f1 - f0)), for any momentum m.
+    Without EMA or BatchNorm in G the state is returned as it is.
+    """
+    stats = state.batch_stats["g"]
+    if not state.ema_params or not _has_batch_norm(stats):
+      return state
+    z = self.latents(rng.named(key, "latent"), num)
+    labels = self.fake_labels(rng.named(key, "labels"), num)
+    params = state.ema_params["g"]
+    run = lambda start: self.apply_g(params, start, z, labels, True, rng.named(key, "noise"))[1]
+    zeros, ones = run(_fill_bn(stats, 0.0)), run(_fill_bn(stats, 1.0))
+    recalibrated = jax.tree_util.tree_map_with_path(
+        lambda path, f0, f1, old: f0 / (1.0 - (f1 - f0)) if _is_bn_leaf(path) else old, zeros, ones, stats)
+    return state.replace(batch_stats={**state.batch_stats, "g": recalibrated})
 
   def _augment(self, x, key):
     return x if self.augment is None else self.augment(x, key)
-
-  def _apply_grads(self, state: GANState, name: str, grads, optimizer) -> GANState:
-    """state with network `name` stepped by `optimizer` on `grads`."""
-    updates, opt = optimizer.update(grads, state.opt_state[name], state.params[name])
-    params = optax.apply_updates(state.params[name], updates)
-    return state.replace(params={**state.params, name: params}, opt_state={**state.opt_state, name: opt})
 
   def _d_update(self, state: GANState, real: jax.Array, labels: jax.Array, key: jax.Array):
     z = self.latents(rng.named(key, "d_latent"), real.shape[0])
@@ -253,9 +228,7 @@ class GAN:
 
     (loss, (d_stats, real_logits, fake_logits, real_cls)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         state.params["d"])
-    state = self._apply_grads(state, "d", grads, self.d_optimizer)
-    if self.d_clip > 0:
-      state = state.replace(params={**state.params, "d": clip_params(state.params["d"], self.d_clip)})
+    state = optim.apply_gradients(state, "d", grads, self.d_optimizer, clip=self.d_clip)
     state = state.replace(batch_stats={**state.batch_stats, "g": g_stats, "d": d_stats})
     metrics = {
         "d_loss": loss,
@@ -298,7 +271,7 @@ class GAN:
       return loss, (g_stats, fake_logits)
 
     (loss, (g_stats, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["g"])
-    state = self._apply_grads(state, "g", grads, self.g_optimizer)
+    state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
     state = self._update_ema(state.replace(batch_stats={**state.batch_stats, "g": g_stats}))
     metrics = {"g_loss": loss, "g_grad_norm": optax.global_norm(grads),
                "d_fake_after": jnp.mean(jax.nn.sigmoid(fake_logits))}
@@ -316,6 +289,10 @@ class GAN:
       (new state, dict of scalar metrics).
     """
     real = batch["x"]
+    chex.assert_rank(batch["label"], 1)
+    chex.assert_equal_shape_prefix((real, batch["label"]), 1)
+    if real.shape[0] % self.n_critic:
+      raise ValueError(f"a batch of {real.shape[0]} does not split into n_critic={self.n_critic} slices")
     batch_size = real.shape[0] // self.n_critic
     # Row j * n_critic + i feeds critic update i. Splitting along the second axis
     # keeps every device's rows on that device when the batch is sharded.
@@ -327,3 +304,104 @@ class GAN:
                                         jax.random.fold_in(rng.named(key, "d_step"), i))
     state, g_metrics = self._g_update(state, real[:, -1], key)
     return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
+
+
+# ---------------------------------------------------------------- config -> task
+
+# The train fields of the adversarial game, read by every task built on GAN (gan, bigan).
+GAME_FIELDS = frozenset({
+    "model.latent_dim", "train.loss", "train.n_critic", "train.label_smoothing", "train.optimizer", "train.g_lr",
+    "train.d_lr", "train.b1", "train.b2", "train.lr_schedule", "train.lr_final", "train.clip", "train.ema_decay"})
+
+
+def validate_optimization(config) -> None:
+  """The optimizer, loss and penalty fields that every adversarial task reads (the repair tasks too)."""
+  t = config.train
+  base.positive(t.g_lr, "config.train.g_lr")
+  base.positive(t.d_lr, "config.train.d_lr")
+  for name in ("g_lr", "d_lr"):
+    if not jnp.isfinite(t[name]):
+      raise UserError(f"config.train.{name}={t[name]!r} must be finite")
+  for name in ("b1", "b2"):
+    if not 0 <= t[name] < 1:
+      raise UserError(f"config.train.{name}={t[name]!r} must be in [0, 1)")
+  if t.optimizer not in optim.OPTIMIZERS:
+    raise UserError(f"config.train.optimizer={t.optimizer!r}: use one of {', '.join(optim.OPTIMIZERS)}")
+  if t.lr_schedule not in optim.LR_SCHEDULES:
+    raise UserError(f"config.train.lr_schedule={t.lr_schedule!r}: use one of {', '.join(optim.LR_SCHEDULES)}")
+  if not 0 <= t.lr_final <= 1:
+    raise UserError(f"config.train.lr_final={t.lr_final!r} must be in [0, 1]")
+  losses.get_losses(t.loss)
+  if not 0 <= t.label_smoothing < 1:
+    raise UserError(f"config.train.label_smoothing={t.label_smoothing!r} must be in [0, 1)")
+  if t.label_smoothing > 0 and t.loss not in losses.SMOOTHABLE:
+    raise UserError(f"config.train.label_smoothing applies to the {', '.join(losses.SMOOTHABLE)} losses, "
+                    f"not {t.loss!r}: set it to 0")
+  for name in ("clip", "gp_weight", "r1_gamma"):
+    if not t[name] >= 0:
+      raise UserError(f"config.train.{name}={t[name]!r} must be >= 0")
+  base.positive(t.r1_every, "config.train.r1_every", integer=True)
+
+
+def validate_gan(config) -> None:
+  t, m = config.train, config.model
+  validate_optimization(config)
+  base.positive(t.n_critic, "config.train.n_critic", integer=True)
+  base.positive(m.latent_dim, "config.model.latent_dim", integer=True)
+  if not 0 <= t.ema_decay < 1:
+    raise UserError(f"config.train.ema_decay={t.ema_decay!r} must be in [0, 1) (0 = off)")
+  if not t.acgan_weight >= 0:
+    raise UserError(f"config.train.acgan_weight={t.acgan_weight!r} must be >= 0")
+  images = config.data.source not in ("ring8", "grid25")
+  pack = t.pack
+  base.positive(pack, "config.train.pack", integer=True)
+  if t.batch_size % pack:
+    raise UserError(f"config.train.batch_size={t.batch_size} must be a multiple of config.train.pack={pack}")
+  if pack > 1 and m.num_classes:
+    raise UserError("config.train.pack (PacGAN) needs an unconditional GAN: set config.train.pack=1")
+  if t.gp_weight > 0 and m.name == "dcgan" and m.d_batch_norm:
+    raise UserError("config.train.gp_weight needs a D without BatchNorm (per-example gradients): "
+                    "set config.model.d_batch_norm=False")
+  if augment.parse_policy(t.augment) and not images:
+    raise UserError("config.train.augment (DiffAugment) works on images, not on 2D points: set it to ''")
+  if not isinstance(m.num_classes, int) or m.num_classes < 0:
+    raise UserError(f"config.model.num_classes={m.num_classes!r} must be an integer >= 0")
+  if m.num_classes and not factory.spec(m.name).conditional:
+    conditional = sorted(n for n, s in factory.MODELS.items() if s.conditional)
+    raise UserError(f"config.model.num_classes: model {m.name!r} is unconditional; use one of {', '.join(conditional)}")
+  if m.acgan and not m.num_classes:
+    raise UserError("config.model.acgan needs class labels: set config.model.num_classes")
+  if t.acgan_weight != 1.0 and not m.acgan:
+    raise UserError("config.train.acgan_weight weighs an ACGAN head: set config.model.acgan=True, or leave it at 1.0")
+  if m.name == "stylegan" and t.batch_size % min(m.mbstd_group, t.batch_size):
+    raise UserError(f"config.train.batch_size={t.batch_size} must be a multiple of "
+                    f"config.model.mbstd_group={m.mbstd_group}")
+
+
+def game_fields(config) -> dict:
+  """The GAN fields shared by every task built on it (optimizers, losses, stabilisers)."""
+  t, m = config.train, config.model
+  d_loss, g_loss = losses.get_losses(t.loss)
+  policy = augment.parse_policy(t.augment)
+  d_optimizer = optim.make_optimizer(t, t.d_lr, t.n_critic, lazy_ratio=optim.lazy_regularization_ratio(t))
+  return dict(
+      latent_dim=m.latent_dim, g_optimizer=optim.make_optimizer(t, t.g_lr), d_optimizer=d_optimizer,
+      d_loss=d_loss, g_loss=g_loss, n_critic=t.n_critic, label_smoothing=t.label_smoothing,
+      d_penalties=optim.d_penalties(t), d_clip=t.clip, ema_decay=t.ema_decay,
+      augment=functools.partial(augment.diff_augment, policy=policy) if policy else None,
+      pack=t.pack)
+
+
+def make_gan(config, element_shape) -> GAN:
+  """The GAN described by `config` for data examples of shape `element_shape`."""
+  m = config.model
+  generator, discriminator = factory.networks(m, element_shape)
+  return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
+             num_classes=m.num_classes, acgan_weight=config.train.acgan_weight if m.acgan else 0.0,
+             noise_rngs=factory.spec(m.name).draws_noise)
+
+
+base.register(base.TaskSpec(
+    name="gan", build=make_gan, validate=validate_gan,
+    fields=GAME_FIELDS | {"train.gp_weight", "train.r1_gamma", "train.r1_every", "train.augment",
+                          "train.acgan_weight", "train.pack"}))

@@ -38,6 +38,9 @@ def is_main_process() -> bool:
 class Hook:
   every_steps: int = 1
 
+  def start(self, step: int) -> None:
+    """Called once before the first step of a run (or of a resumed run) at `step`."""
+
   def due(self, step: int, last_step: int) -> bool:
     return step % self.every_steps == 0 or step == last_step
 

@@ -61,8 +61,7 @@ def run_loop(state: Any, step_fn: Callable[[Any, Any], tuple[Any, dict]], next_f
     save: (step, state) -> None, used to checkpoint on interruption.
   """
   for hook in hooks:
-    if hasattr(hook, "start"):
-      hook.start(start)
+    hook.start(start)
   with _StopRequest() as stop:
     for step in range(start, num_steps, steps_per_call):
       state, metrics = step_fn(state, next_feed(step))

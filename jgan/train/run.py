@@ -15,22 +15,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgan import config as config_lib
 from jgan.core import rng, sharding
 from jgan.data import toy
 from jgan.data.pipeline import make_feeder, scale_images
 from jgan.data.sources import open_source
-from jgan.tasks.build import check_labels, make_task
+from jgan.tasks import check_labels, element_shape, init_state, make_task
 from jgan.train import hooks as hooks_lib
 from jgan.train import workdir as workdir_lib
 from jgan.train.checkpoint import Checkpointer, abstract_like
 from jgan.train.loop import run_loop
-
-
-def element_shape(data_config) -> tuple[int, ...]:
-  """Shape of one example: (R, R, C) images, or (2,) for the toy 2D sets."""
-  if data_config.source in toy.TOY_DATASETS:
-    return (2,)
-  return (data_config.resolution, data_config.resolution, data_config.channels)
 
 
 def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: bool = False) -> Callable:
@@ -69,11 +63,6 @@ def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: 
   return jax.jit(step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
 
 
-def init_state(task, seed: int, shape: Sequence[int], state_sharding):
-  example = jnp.zeros((1, *shape), jnp.float32)
-  return jax.jit(lambda: task.init(jax.random.key(seed), example), out_shardings=state_sharding)()
-
-
 def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Array]:
   """state -> what the sample grid shows, from a key and a real batch both fixed by the seed.
 
@@ -90,6 +79,7 @@ def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Ar
 
 def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> Any:
   """Trains the task described by `config` in `workdir`; returns the final state."""
+  config = config_lib.with_defaults(config)
   shape = element_shape(config.data)
   task = make_task(config, shape)  # a bad config fails here, before anything is written
   source = open_source(config.data, seed=config.seed)
@@ -114,7 +104,7 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
     checkpointer.close()
     feeder.close()
     return state
-  print(f"training {config.get('task', 'gan')}/{config.model.name} on {source.name} ({source.length} examples) "
+  print(f"training {config.task}/{config.model.name} on {source.name} ({source.length} examples) "
         f"from step {start} to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)", flush=True)
 
   writer = None
@@ -132,11 +122,11 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
       hooks_lib.CheckpointHook(log.checkpoint_every_steps, checkpointer),
       *extra_hooks,
   ]
-  if config.get("eval") and config.eval.every_steps:
+  if config.eval.every_steps:
     from jgan.eval.hook import make_eval_hook  # the extractors load only when a run asks for evaluation
     hooks.append(make_eval_hook(config, workdir, task, source, writer))
-  steps_per_call = config.train.get("steps_per_call", 1)
-  step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.get("scan_rolled", False))
+  steps_per_call = config.train.steps_per_call
+  step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.scan_rolled)
   try:
     # The mesh context lets the step shard what it creates (latents, noise) like the batch.
     with jax.set_mesh(mesh):

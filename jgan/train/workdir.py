@@ -13,6 +13,7 @@ import os
 
 import ml_collections
 
+from jgan import config as config_lib
 from jgan.core.errors import UserError
 
 CONFIG_FILE = "config.json"
@@ -27,16 +28,6 @@ def _is_main_process() -> bool:
   return jax.process_index() == 0
 
 
-def _flatten(tree, prefix=""):
-  out = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      out.update(_flatten(value, f"{prefix}{key}."))
-    else:
-      out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
-  return out
-
-
 def config_to_dict(config) -> dict:
   return json.loads(config.to_json_best_effort()) if hasattr(config, "to_json_best_effort") else dict(config)
 
@@ -47,9 +38,10 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     raise UserError(f"{workdir} holds no jgan run (no {CONFIG_FILE}): train one with --workdir={workdir} first")
   try:
     with open(path) as f:
-      return ml_collections.ConfigDict(json.load(f))
+      loaded = json.load(f)
   except (OSError, ValueError) as e:
     raise UserError(f"cannot read {path}: {e}") from None
+  return config_lib.with_defaults(loaded)  # a run of an older jgan lacks the newer fields
 
 
 def prepare(workdir: str, config) -> None:
@@ -62,7 +54,8 @@ def prepare(workdir: str, config) -> None:
   if os.path.isfile(path):
     with open(path) as f:
       old = json.load(f)
-    old_flat, new_flat = _flatten(old), _flatten(new)
+    # Fields an older jgan did not record had their defaults.
+    old_flat, new_flat = config_lib.flatten(config_lib.with_defaults(old)), config_lib.flatten(new)
     for key in sorted(set(old_flat) | set(new_flat)):
       if key.startswith(_RESUMABLE_PREFIXES):
         continue

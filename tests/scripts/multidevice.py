@@ -14,7 +14,7 @@ from experiments.configs import dcgan
 from jgan.core.sharding import make_mesh, replicated
 from jgan.data.pipeline import make_feeder
 from jgan.data.sources import open_source
-from jgan.tasks.build import make_task
+from jgan.tasks import make_task
 from jgan.train import run
 
 tfds_dir, workdir = sys.argv[1], sys.argv[2]

@@ -1,0 +1,222 @@
+"""The one config schema: every field of every task, declared once with its default.
+
+Family configs (`experiments/configs/<name>.py`) start from `base_config()` and
+override what differs, so a field read anywhere in jgan always exists, and its
+default lives here and nowhere else. `with_defaults` fills the fields a config
+written by an older jgan lacks (a run's `config.json`), so old runs still load.
+
+Which task and model read which field is declared beside them
+(`jgan.tasks.base.TaskSpec.fields`, `jgan.models.factory.ModelSpec.fields`);
+`check_honoured` rejects, with one line, a field that differs from its default
+but that the chosen task and model would ignore.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import ml_collections
+
+from jgan.core.errors import UserError
+
+
+def _section(**fields) -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict(fields)
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every field with its default: the DCGAN main job on the embedded MNIST digits."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0                        # the one seed: every random stream is a named split of it (jgan.core.rng)
+  config.task = "gan"                    # gan | bigan | inpaint | superres (jgan.tasks)
+
+  config.data = _section(
+      source="mnist10k",                 # mnist10k (embedded), a tfds name, a folder, a .zip, ring8, grid25
+      split="train",                     # split of a tfds dataset or subfolder of a folder/zip
+      resolution=28,                     # images: short side resized, then centre-cropped to this size (px)
+      channels=1,                        # 1 (gray) or 3 (RGB)
+      data_dir="",                       # tfds data dir; "" = tfds's default (~/tensorflow_datasets)
+      placement="auto",                  # device | host | auto (device when it fits device_max_bytes)
+      device_max_bytes=2 * 1024**3,      # largest dataset kept on the device (bytes, uint8 images)
+      prefetch=2,                        # host feeder: batches read ahead
+      num_points=100_000,                # toy 2D sets only: points drawn
+  )
+
+  config.model = _section(
+      name="dcgan",                      # dcgan | mlp | resnet | stylegan | gated_inpaint | srresnet
+      dtype="float32",                   # compute dtype: float32 | bfloat16 (params stay float32)
+      latent_dim=100,                    # size of z
+      g_width=64,                        # conv G: channels of the last (full-resolution) block
+      d_width=64,                        # conv D: channels of the first block
+      max_mult=8,                        # conv nets: channel multiplier cap (width * 2^k <= width * max_mult)
+      d_batch_norm=True,                 # dcgan D: BatchNorm after every conv but the first
+      g_hidden=(256, 512),               # mlp G: hidden sizes
+      d_hidden=(512, 256),               # mlp D: hidden sizes; bigan: the joint D's hidden size (first entry)
+      spectral_norm=False,               # resnet D: spectral norm on every layer (Miyato et al. 2018)
+      num_classes=0,                     # > 0: class-conditional G and D (dcgan, resnet)
+      label_embed_dim=0,                 # conditional G: label embedding size concatenated to z
+                                         # (dcgan: 0 means num_classes; resnet: 0 means conditional BN only)
+      acgan=False,                       # conditional D as an ACGAN auxiliary classifier instead of projection
+      w_dim=128,                         # stylegan: size of w
+      mapping_layers=4,                  # stylegan: depth of the mapping network (8 in the paper)
+      style_mixing=0.9,                  # stylegan: mixing-regularisation probability
+      truncation=1.0,                    # stylegan: psi at sampling; 1 = off
+      mbstd_group=4,                     # stylegan D: minibatch-stddev group size
+      stochastic_encoder=False,          # bigan: ALI's reparameterised encoder
+      dilations=(2, 4),                  # gated_inpaint: dilation rates of the bottleneck gated convs (at H/4)
+      scale=4,                           # srresnet: upscaling factor 2, 4 or 8 (data.resolution a multiple)
+      num_blocks=8,                      # srresnet: residual blocks
+      bicubic_skip=True,                 # srresnet: predict the residual over bicubic upscaling
+      vgg_weights="",                    # srresnet: optional local VGG19 .npz; perceptual term on its features
+      vgg_layer="conv2_2",               # srresnet: the VGG layer of that term
+  )
+
+  config.train = _section(
+      batch_size=64,                     # examples per update (D sees batch_size real + batch_size fake)
+      num_steps=4000,                    # generator updates
+      num_devices=0,                     # data-parallel devices; 0 = every local device
+      steps_per_call=1,                  # steps per jitted call (fewer dispatches)
+      scan_rolled=False,                 # steps of a call in a lax.scan (GPU/TPU): bit-identical for every k
+      loss="non_saturating",             # minimax | non_saturating | least_squares | wasserstein | hinge
+      n_critic=1,                        # D updates per G update
+      label_smoothing=0.0,               # one-sided: real target = 1 - label_smoothing
+      optimizer="adam",                  # adam | rmsprop (WGAN)
+      g_lr=2e-4,                         # G's learning rate (TTUR: differs from d_lr)
+      d_lr=2e-4,                         # D's learning rate
+      b1=0.5,                            # Adam beta1
+      b2=0.999,                          # Adam beta2
+      lr_schedule="constant",            # constant | linear | cosine: decay of both rates over num_steps
+      lr_final=0.0,                      # linear/cosine: the rate reached at num_steps, as a fraction of the first
+      clip=0.0,                          # WGAN weight clipping c of D; 0 = off
+      gp_weight=0.0,                     # WGAN-GP lambda; 0 = off
+      r1_gamma=0.0,                      # R1 gamma; 0 = off
+      r1_every=1,                        # lazy R1: every k steps, weight x k (and Adam's lr, betas adjusted)
+      ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off
+      augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
+      acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
+      pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
+      pretrain_steps=0,                  # repair: reconstruction-only steps before the adversarial term joins
+      recon_loss="l1",                   # repair: l1 | l2
+      adv_weight=0.01,                   # repair: weight of G's adversarial loss against the recon loss
+      hole_weight=6.0,                   # inpaint: recon weight of hole pixels vs known ones (Liu et al. 2018)
+      feature_weight=1.0,                # superres: weight of the feature-matching perceptual term
+  )
+
+  config.repair = _section(
+      mask_kinds=("center", "boxes", "strokes"),  # inpaint: hole shapes, one drawn per training example
+      min_area=0.1,                      # inpaint: hole fraction per example, uniform in [min_area, max_area]
+      max_area=0.4,                      # inpaint: at most 0.5
+  )
+
+  config.log = _section(
+      every_steps=100,                   # metrics line, metrics.jsonl, TensorBoard
+      sample_every_steps=500,            # sample grid samples/step_N.png and latest.png
+      num_samples=100,                   # images in the grid
+      checkpoint_every_steps=500,        # orbax checkpoint
+      keep_checkpoints=3,                # newest checkpoints kept
+      tensorboard=True,                  # also write TensorBoard event files
+  )
+
+  # FID & co. every eval.every_steps (0 = off); the best checkpoint by eval.best_metric goes to workdir/best/.
+  config.eval = _section(
+      every_steps=0,                     # 0 = no evaluation during training
+      metrics="fid",                     # comma-separated: fid,kid,pr,dc,is,class_kl,stacked_mnist
+      num_samples=5000,                  # generated images per evaluation
+      num_reference=10000,               # training images in the reference set
+      extractor="auto",                  # auto (lenet-mnist on MNIST, else inception) | inception | lenet-mnist
+      weights="",                        # extractor weights file; "" = the default lookup
+      best_metric="fid",                 # keep the best checkpoint by this score; "" = off
+      batch_size=0,                      # extraction batch; 0 = the extractor's default
+  )
+  return config
+
+
+def variant(arg: str, name: str, variants: dict[str, Callable[[ml_collections.ConfigDict], None]],
+            config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Applies the variant `arg` (the text after ':' in --config=FILE:VARIANT) to `config`.
+
+  `variants` maps each variant name but "" to a function editing the config in place.
+  """
+  if arg == "":
+    return config
+  if arg not in variants:
+    raise ValueError(f"unknown {name} config variant {arg!r}: use one of {', '.join(repr(v) for v in ['', *variants])}")
+  variants[arg](config)
+  return config
+
+
+def smoke(config: ml_collections.ConfigDict) -> None:
+  """The shared `smoke` edits: tiny nets, a few steps, everything logged (tests, seconds on a CPU)."""
+  config.model.latent_dim = 16
+  config.model.g_width = 8
+  config.model.d_width = 8
+  config.train.batch_size = 16
+  config.train.num_steps = 6
+  config.log.every_steps = 2
+  config.log.sample_every_steps = 3
+  config.log.num_samples = 16
+  config.log.checkpoint_every_steps = 3
+
+
+def flatten(tree, prefix: str = "") -> dict:
+  """{"a": {"b": 1}} -> {"a.b": 1}; tuples become lists (as in JSON)."""
+  out = {}
+  for key, value in tree.items():
+    if isinstance(value, dict) or isinstance(value, ml_collections.ConfigDict):
+      out.update(flatten(value, f"{prefix}{key}."))
+    else:
+      out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+  return out
+
+
+def with_defaults(config) -> ml_collections.ConfigDict:
+  """`config` (a ConfigDict or dict, e.g. an older run's config.json) over `base_config()`:
+  the fields it lacks get their defaults; fields it has that the schema lacks are kept."""
+  merged = base_config()
+  items = config.items() if hasattr(config, "items") else config
+  for key, value in items:
+    if key in merged and isinstance(merged[key], ml_collections.ConfigDict) and hasattr(value, "items"):
+      with merged.ignore_type():
+        for sub_key, sub_value in value.items():
+          merged[key][sub_key] = sub_value
+    else:
+      with merged.ignore_type():
+        merged[key] = value
+  return merged
+
+
+def default_of(path: str):
+  """The default of field "section.name" (or "name"); KeyError when the schema has no such field."""
+  return flatten(base_config())[path]
+
+
+def _same(a, b) -> bool:
+  a = list(a) if isinstance(a, tuple) else a
+  b = list(b) if isinstance(b, tuple) else b
+  if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+    return True
+  return a == b
+
+
+# Fields every task reads: the loop, the data, logging and evaluation.
+COMMON_FIELDS = frozenset({
+    "seed", "task", "model.name", "model.dtype", "train.batch_size", "train.num_steps", "train.num_devices",
+    "train.steps_per_call", "train.scan_rolled"})
+COMMON_SECTIONS = ("data.", "log.", "eval.")
+
+
+def check_honoured(config, honoured: Iterable[str], who: str) -> None:
+  """Raises UserError for the first schema field that differs from its default while neither
+  the common machinery nor `honoured` reads it: an option must work or be refused, never ignored.
+
+  Args:
+    honoured: the "section.name" fields that `who` (e.g. "task 'inpaint' with model 'gated_inpaint'") reads.
+  """
+  honoured = COMMON_FIELDS | frozenset(honoured)
+  values = flatten(config)
+  for path, default in flatten(base_config()).items():
+    if path in honoured or path.startswith(COMMON_SECTIONS) or path not in values:
+      continue
+    if not _same(values[path], default):
+      raise UserError(f"config.{path}={values[path]!r} has no effect on {who}: leave it at its default "
+                      f"{default!r}")

@@ -1,0 +1,75 @@
+"""The training state every task keeps, and the plumbing to run its Flax networks.
+
+`GANState` is one pytree (orbax saves it whole): the step, the run's root key,
+and per-network dicts keyed by network name ("g", "d", "e" for BiGAN's encoder).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class GANState:
+  """Everything that changes during training; a pytree that orbax saves whole.
+
+  Per-network dicts are keyed by network name ("g", "d", and e.g. "e" for BiGAN).
+  """
+  step: jax.Array          # int32 scalar: completed generator updates
+  rng: jax.Array           # uint32 key data of the run's root key (config.seed)
+  params: dict
+  batch_stats: dict        # {} entries for networks without BatchNorm
+  opt_state: dict
+  ema_params: dict         # generator EMA weights ({} when EMA is off)
+
+  @property
+  def root_key(self) -> jax.Array:
+    return jax.random.wrap_key_data(self.rng)
+
+  @classmethod
+  def fresh(cls, root_key: jax.Array, params: dict, batch_stats: dict, optimizers: dict,
+            ema_params: dict | None = None) -> "GANState":
+    """Step 0: `optimizers` maps each network name to its optax transformation."""
+    return cls(step=jnp.zeros((), jnp.int32), rng=jax.random.key_data(root_key), params=params,
+               batch_stats=batch_stats, opt_state={name: opt.init(params[name]) for name, opt in optimizers.items()},
+               ema_params=ema_params or {})
+
+
+def apply_net(module: nn.Module, params, batch_stats, *inputs, train: bool, rngs: dict | None = None):
+  """Runs `module`; returns (output, new batch_stats). Only training mode updates statistics.
+
+  `batch_stats` is every mutable collection a network keeps besides its params:
+  BatchNorm running statistics, spectral-norm power-iteration vectors (flax's
+  nn.SpectralNorm stores them there), StyleGAN's running mean of w. `rngs`
+  ({"noise": key}) feeds modules that draw randomness (StyleGAN's per-layer
+  noise and style mixing); others ignore it.
+  """
+  variables = {"params": params}
+  kwargs = {"train": train} if rngs is None else {"train": train, "rngs": rngs}
+  if batch_stats:
+    variables["batch_stats"] = batch_stats
+    if train:
+      out, updated = module.apply(variables, *inputs, mutable=["batch_stats"], **kwargs)
+      return out, updated["batch_stats"]
+  return module.apply(variables, *inputs, **kwargs), batch_stats
+
+
+def init_net(module: nn.Module, key: jax.Array, *inputs) -> tuple[Any, Any]:
+  variables = module.init(key, *inputs, train=False)
+  return variables["params"], variables.get("batch_stats", {})
+
+
+def ema_update(ema, params, decay: float):
+  """One step of the exponential moving average: decay * ema + (1 - decay) * params, leafwise."""
+  return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def split_logits(out):
+  """D's output -> (adversarial logits (B,), class logits (B, K) or None); ACGAN heads return a pair."""
+  if isinstance(out, (tuple, list)):
+    return out[0], out[1]
+  return out, None
