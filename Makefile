@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair
+.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -29,3 +29,6 @@ lint:
 
 bench-toy:
 	$(PYTHON) -m experiments.toy2d
+
+bench-stacked:
+	$(PYTHON) -m experiments.bench_stacked --workdir=runs/bench_stacked --seeds=3

@@ -37,13 +37,12 @@ import jax.numpy as jnp
 import numpy as np
 from absl import flags
 
-from jgan.bench.repair import fid_low_rank, hole_scores, mean_fill, telea_fill
+from jgan.bench.repair import ReferenceFID, hole_scores, image_scores, mean_fill, telea_fill
 from jgan.core import cli
 from jgan.core.errors import UserError
 from jgan.data import images as image_lib
 from jgan.data.sources import open_source
 from jgan.infer import repair as apply
-from jgan.metrics import image as image_metrics
 from jgan.models.repair import bicubic_upscale
 from jgan.objectives import masks as masks_lib
 from jgan.tasks.repair import downscale
@@ -115,37 +114,6 @@ def train_all(workdir: str) -> dict[str, str]:
   return dirs
 
 
-def image_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-  return {"psnr": float(np.mean(np.asarray(image_metrics.psnr(jnp.asarray(pred), jnp.asarray(truth))))),
-          "ssim": float(np.mean(np.asarray(image_metrics.ssim(jnp.asarray(pred), jnp.asarray(truth)))))}
-
-
-class FID:
-  """FID against fixed real images, or the reason it is unavailable."""
-
-  def __init__(self, real: np.ndarray, num: int):
-    self.num = num
-    self.reason = None
-    if num < 2:
-      self.reason = "off (--fid_num < 2)"
-      return
-    try:
-      from jgan import features
-      self.extractor = features.get("inception")
-    except UserError as e:
-      self.reason = f"unavailable: {e}"
-      return
-    except ImportError as e:
-      self.reason = f"unavailable: {e}"
-      return
-    self.real = self.extractor(real[:num])["features"]
-
-  def __call__(self, images: np.ndarray):
-    if self.reason:
-      return None
-    return fid_low_rank(self.extractor(images[:self.num])["features"], self.real)
-
-
 def _fmt(value, spec: str) -> str:
   return "n/a" if value is None else format(value, spec)
 
@@ -165,7 +133,7 @@ def _grid(path: str, columns: list[np.ndarray], num: int = 8) -> None:
 
 # ---------------------------------------------------------------- benchmark
 
-def bench_inpaint(model_dir: str, test: np.ndarray, fid: FID, out_dir: str) -> str:
+def bench_inpaint(model_dir: str, test: np.ndarray, fid: ReferenceFID, out_dir: str) -> str:
   model = apply.load(model_dir)
   rows = []
   height, width = test.shape[1:3]
@@ -199,7 +167,7 @@ def bench_inpaint(model_dir: str, test: np.ndarray, fid: FID, out_dir: str) -> s
       "\n" + "\n".join(notes)
 
 
-def bench_superres(dirs: dict, test: np.ndarray, fid: FID, out_dir: str) -> str:
+def bench_superres(dirs: dict, test: np.ndarray, fid: ReferenceFID, out_dir: str) -> str:
   scale = 4
   hr = jnp.asarray(test, jnp.float32) * (2.0 / 255.0) - 1.0
   low = downscale(hr, scale)
@@ -236,7 +204,7 @@ def main(argv):
   num = min(_NUM_TEST.value, source.length)
   test = source.read(np.arange(num))["x"]
   fid_started = time.time()
-  fid = FID(test, min(_FID_NUM.value, num))
+  fid = ReferenceFID(test, min(_FID_NUM.value, num))
   _log(f"[read {num} test images and the FID reference in {time.time() - fid_started:.0f}s]")
   inpaint_table = bench_inpaint(dirs["inpaint"], test, fid, workdir)
   _log(f"[inpainting measured at {time.time() - fid_started:.0f}s]")

@@ -9,7 +9,7 @@ import pytest
 
 from jgan.train.run import train
 
-FAMILIES = ["gan", "wgan", "wgan_gp", "lsgan", "sngan", "cgan", "bigan", "stylegan"]
+FAMILIES = ["gan", "wgan", "wgan_gp", "lsgan", "sngan", "cgan", "bigan", "stylegan", "stacked_mnist"]
 
 
 def _smoke(name, tfds_dir):

@@ -29,15 +29,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
 
 
 def _smoke(config) -> None:
+  config_lib.smoke_loop(config)
   config.model.g_width = 8
   config.model.d_width = 8
   config.train.batch_size = 8
-  config.train.num_steps = 6
   config.train.pretrain_steps = 3
-  config.log.every_steps = 2
-  config.log.sample_every_steps = 3
   config.log.num_samples = 4
-  config.log.checkpoint_every_steps = 3
 
 
 def _cifar(config) -> None:

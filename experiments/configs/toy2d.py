@@ -9,7 +9,7 @@ names the recipes of the table, each the base with the overrides in RECIPES.
 """
 import ml_collections
 
-from experiments.configs import dcgan
+from jgan import config as config_lib
 
 # recipe -> overrides of config.train ("name") or of another section ("model.name").
 RECIPES = {
@@ -58,7 +58,9 @@ def recipe_config(config, recipe: str) -> ml_collections.ConfigDict:
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  config = dcgan.get_config("smoke" if arg == "smoke" else "")
+  config = config_lib.base_config()
+  if arg == "smoke":
+    config_lib.smoke_loop(config)
   config.data.source = "ring8"
   config.model.name = "mlp"
   config.model.latent_dim = 2

@@ -8,6 +8,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from jgan import features
+from jgan.core.errors import UserError
 from jgan.metrics import image as image_metrics
 
 
@@ -63,3 +65,35 @@ def fid_low_rank(features1: np.ndarray, features2: np.ndarray) -> float:
   cross = np.linalg.svd(a @ b.T, compute_uv=False).sum() / np.sqrt((n - 1) * (m - 1))
   trace1, trace2 = np.sum(a * a) / (n - 1), np.sum(b * b) / (m - 1)
   return float(max(np.sum(np.square(x1.mean(0) - x2.mean(0))) + trace1 + trace2 - 2 * cross, 0.0))
+
+
+def image_scores(pred: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+  """Mean PSNR (dB) and SSIM of uint8 (N, H, W, C) predictions against the truth."""
+  return {"psnr": float(np.mean(np.asarray(image_metrics.psnr(jnp.asarray(pred), jnp.asarray(truth))))),
+          "ssim": float(np.mean(np.asarray(image_metrics.ssim(jnp.asarray(pred), jnp.asarray(truth)))))}
+
+
+class ReferenceFID:
+  """FID (Inception features, `fid_low_rank`) of up to `num` images against fixed real ones, or the
+  reason it is unavailable (no weights, no extractor): calling it then returns None."""
+
+  def __init__(self, real: np.ndarray, num: int):
+    self.num = num
+    self.reason = None
+    if num < 2:
+      self.reason = "off (fewer than 2 images)"
+      return
+    try:
+      self.extractor = features.get("inception")
+    except UserError as e:
+      self.reason = f"unavailable: {e}"
+      return
+    except ImportError as e:
+      self.reason = f"unavailable: {e}"
+      return
+    self.real = self.extractor(real[:num])["features"]
+
+  def __call__(self, images: np.ndarray):
+    if self.reason:
+      return None
+    return fid_low_rank(self.extractor(images[:self.num])["features"], self.real)

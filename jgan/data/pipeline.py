@@ -45,6 +45,12 @@ def data_key(root_key: jax.Array) -> jax.Array:
   return rng.named(root_key, "data")
 
 
+def epoch_order(root_key: jax.Array, epoch, length: int) -> jax.Array:
+  """The permutation of the dataset's `length` indices for `epoch`: the one both feeders use,
+  so a seed gives the same batches whichever feeder serves them."""
+  return jax.random.permutation(jax.random.fold_in(data_key(root_key), epoch), length)
+
+
 class _Feeder:
   per_step_feed: bool  # True: next_feed() returns a new batch each call (host path)
 
@@ -80,7 +86,7 @@ class DeviceFeeder(_Feeder):
   def make_batch(self, arrays: Any, step: jax.Array, root_key: jax.Array) -> dict:
     epoch = step // self.steps_per_epoch
     position = step % self.steps_per_epoch
-    order = jax.random.permutation(jax.random.fold_in(data_key(root_key), epoch), self.source.length)
+    order = epoch_order(root_key, epoch, self.source.length)
     indices = jax.lax.dynamic_slice(order, (position * self.batch_size,), (self.batch_size,))
     batch = {"x": scale_images(arrays["x"][indices]), "label": arrays["label"][indices]}
     return jax.lax.with_sharding_constraint(batch, self.batch_sharding)
@@ -100,6 +106,7 @@ class HostFeeder(_Feeder):
     self._queue: queue.Queue = queue.Queue(self.prefetch)
     self._stop = threading.Event()
     self._next_step = None
+    self._order = (None, None)   # (epoch, its permutation): computed once per epoch
     # Each process reads only its own rows of the global batch.
     self._rows = self._process_rows()
 
@@ -111,8 +118,12 @@ class HostFeeder(_Feeder):
   def indices(self, step: int) -> np.ndarray:
     """Dataset indices of the global batch of `step` (host-side twin of DeviceFeeder's)."""
     epoch, position = divmod(step, self.steps_per_epoch)
-    order = np.random.default_rng([self.seed, epoch]).permutation(self.source.length)
-    return order[position * self.batch_size:(position + 1) * self.batch_size]
+    if self._order[0] != epoch:
+      # The device feeder's permutation, computed on the host CPU: threefry bits and the
+      # sort-based shuffle are the same on every backend.
+      with jax.default_device(jax.devices("cpu")[0]):
+        self._order = (epoch, np.asarray(epoch_order(jax.random.key(self.seed), epoch, self.source.length)))
+    return self._order[1][position * self.batch_size:(position + 1) * self.batch_size]
 
   def _load(self, step: int) -> dict:
     records = self.source.read(self.indices(step)[self._rows])
@@ -166,7 +177,14 @@ class HostFeeder(_Feeder):
 
 
 def make_feeder(source: Source, data_config, batch_size: int, mesh: Mesh, seed: int) -> _Feeder:
-  """DeviceFeeder or HostFeeder, by `data_config.placement` ('auto' | 'device' | 'host')."""
+  """DeviceFeeder or HostFeeder, by `data_config.placement` ('auto' | 'device' | 'host').
+
+  A source with its own `make_feeder(data_config, batch_size, mesh, seed)` (two unpaired domains,
+  `jgan.data.unpaired`) builds its feeder itself.
+  """
+  custom = getattr(source, "make_feeder", None)
+  if custom is not None:
+    return custom(data_config, batch_size, mesh, seed)
   placement = data_config.placement
   if placement == "auto":
     size = source.length * int(np.prod(source.element_shape)) * source.dtype.itemsize

@@ -19,12 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from jgan.core.errors import UserError
-from jgan.metrics import _checks
+from jgan.metrics import checks
 
 
 def gaussian_stats(features) -> tuple[np.ndarray, np.ndarray]:
   """(N, D) features -> (mean float64 (D,), unbiased covariance float64 (D, D)); N >= 2."""
-  x = _checks.features(features, "features", min_samples=2, metric="FID (a covariance)")
+  x = checks.features(features, "features", min_samples=2, metric="FID (a covariance)")
   mu = x.mean(axis=0)
   centred = x - mu
   sigma = centred.T @ centred / (x.shape[0] - 1)
@@ -59,7 +59,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 def fid(features1, features2) -> float:
   """FID between two (N, D) feature sets (each N >= 2; use >= 10k Inception samples for a citable score)."""
-  a = _checks.features(features1, "first feature set", 2, "FID")
-  b = _checks.features(features2, "second feature set", 2, "FID")
-  _checks.same_dim(a, b)
+  a = checks.features(features1, "first feature set", 2, "FID")
+  b = checks.features(features2, "second feature set", 2, "FID")
+  checks.same_dim(a, b)
   return frechet_distance(*gaussian_stats(a), *gaussian_stats(b))

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_softmax
 
-from jgan.metrics import _checks
+from jgan.metrics import checks
 
 
 def inception_score(logits, splits: int = 10) -> dict:
   """(N, K) class logits -> {"is": mean, "is_std": std over splits}; N >= splits."""
-  logits = _checks.features(logits, "logits", max(splits, 1), f"the Inception Score with {splits} splits")
+  logits = checks.features(logits, "logits", max(splits, 1), f"the Inception Score with {splits} splits")
   log_p = log_softmax(logits, axis=1)
   scores = []
   for part in np.array_split(log_p, splits):

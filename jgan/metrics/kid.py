@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jgan.metrics import _checks
+from jgan.metrics import checks
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> np.ndarray:
@@ -33,9 +33,9 @@ def kid(features1, features2, num_subsets: int = 100, subset_size: int = 1000, s
   Subsets are drawn without replacement (seeded), of min(subset_size, N1, N2)
   samples each; each set needs at least 2 samples.
   """
-  a = _checks.features(features1, "first feature set", 2, "KID")
-  b = _checks.features(features2, "second feature set", 2, "KID")
-  _checks.same_dim(a, b)
+  a = checks.features(features1, "first feature set", 2, "KID")
+  b = checks.features(features2, "second feature set", 2, "KID")
+  checks.same_dim(a, b)
   m = min(subset_size, a.shape[0], b.shape[0])
   rng = np.random.default_rng(seed)
   values = []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jgan.metrics import _checks
+from jgan.metrics import checks
 
 _BLOCK = 1024
 
@@ -49,9 +49,9 @@ def _ball_counts(centres: np.ndarray, radii: np.ndarray, queries: np.ndarray, bl
 
 
 def _prepare(real, fake, k):
-  r = _checks.features(real, "real feature set", k + 1, f"a k={k} nearest-neighbour metric")
-  f = _checks.features(fake, "fake feature set", k + 1, f"a k={k} nearest-neighbour metric")
-  _checks.same_dim(r, f)
+  r = checks.features(real, "real feature set", k + 1, f"a k={k} nearest-neighbour metric")
+  f = checks.features(fake, "fake feature set", k + 1, f"a k={k} nearest-neighbour metric")
+  checks.same_dim(r, f)
   return r, f
 
 

@@ -47,12 +47,15 @@ def mode_metrics(mode_ids) -> dict:
 
 
 def stacked_mnist_metrics(images, classify: Callable[[np.ndarray], np.ndarray]) -> dict:
-  """uint8 (N, 28, 28, 3) samples -> mode metrics; `classify` maps uint8 (n, 28, 28, 1) -> int (n,) digits."""
+  """uint8 (N, 28, 28, 3) (or 32x32x3, centre-cropped) samples -> mode metrics; `classify` maps
+  uint8 (n, 28, 28, 1) -> int (n,) digits."""
   images = np.asarray(images)
   if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
     raise UserError(f"Stacked MNIST needs uint8 (N, H, W, 3) images, got {images.dtype} {images.shape}")
   if images.shape[0] == 0:
     raise UserError("Stacked MNIST: the sample set is empty")
+  if images.shape[1:3] == (32, 32):   # the 32 px layout of jgan.data.stacked: 28 px digits padded by 2
+    images = images[:, 2:30, 2:30]
   n = images.shape[0]
   # One classifier pass over all channels at once: (N, H, W, 3) -> (3N, H, W, 1), channel-major.
   channels = np.concatenate([images[..., c:c + 1] for c in range(3)])

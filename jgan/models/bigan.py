@@ -17,15 +17,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgan.models.layers import channels_at, dcgan_init, start_size
+from jgan.models.layers import batch_norm, channels_at, dcgan_init, start_size
 
 
-def _conv_features(x, width: int, max_mult: int, resolution: int, train: bool, batch_norm: bool, dtype):
+def _conv_features(x, width: int, max_mult: int, resolution: int, train: bool, use_batch_norm: bool, dtype):
   _, k = start_size(resolution)
   for level in range(k):
     x = nn.Conv(channels_at(width, level, max_mult), (4, 4), strides=(2, 2), padding=((1, 1), (1, 1)),
                 kernel_init=dcgan_init, dtype=dtype)(x)
-    if level > 0 and batch_norm:
+    if level > 0 and use_batch_norm:
       x = batch_norm(train, dtype)(x)
     x = nn.leaky_relu(x, 0.2)
   return x.reshape(x.shape[0], -1)

@@ -14,6 +14,7 @@ from typing import Callable
 import jax.numpy as jnp
 
 from jgan.core.errors import UserError
+from jgan.models.cyclegan import PatchGANDiscriminator, ResnetGenerator
 from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from jgan.models.layers import start_size
 from jgan.models.mlp import MLPDiscriminator, MLPGenerator
@@ -61,30 +62,29 @@ def _class_fields(m) -> tuple[dict, dict]:
           dict(num_classes=m.num_classes, acgan=m.acgan))
 
 
-def _dcgan(m, element_shape, dtype):
-  resolution, channels = images_only("dcgan", element_shape)
-  g_class, d_class = _class_fields(m)
-  g = DCGANGenerator(resolution=resolution, channels=channels, width=m.g_width, max_mult=m.max_mult, dtype=dtype,
-                     **g_class)
-  d = DCGANDiscriminator(resolution=resolution, width=m.d_width, max_mult=m.max_mult,
-                         use_batch_norm=m.d_batch_norm, dtype=dtype, **d_class)
-  return g, d
+def _conditional_conv(name: str, generator, discriminator, d_options: Callable) -> Callable:
+  """The builder of a conv G/D pair that may be class-conditional; d_options(model_config) -> D's own fields."""
+  def build(m, element_shape, dtype):
+    resolution, channels = images_only(name, element_shape)
+    g_class, d_class = _class_fields(m)
+    g = generator(resolution=resolution, channels=channels, width=m.g_width, max_mult=m.max_mult, dtype=dtype,
+                  **g_class)
+    d = discriminator(resolution=resolution, width=m.d_width, max_mult=m.max_mult, dtype=dtype, **d_class,
+                      **d_options(m))
+    return g, d
+  return build
+
+
+_dcgan = _conditional_conv("dcgan", DCGANGenerator, DCGANDiscriminator,
+                           lambda m: dict(use_batch_norm=m.d_batch_norm))
+_resnet = _conditional_conv("resnet", ResNetGenerator, ResNetDiscriminator,
+                            lambda m: dict(spectral_norm=m.spectral_norm))
 
 
 def _mlp(m, element_shape, dtype):
   g = MLPGenerator(output_shape=tuple(element_shape), hidden=tuple(m.g_hidden), tanh_output=len(element_shape) == 3,
                    dtype=dtype)
   return g, MLPDiscriminator(hidden=tuple(m.d_hidden), dtype=dtype)
-
-
-def _resnet(m, element_shape, dtype):
-  resolution, channels = images_only("resnet", element_shape)
-  g_class, d_class = _class_fields(m)
-  g = ResNetGenerator(resolution=resolution, channels=channels, width=m.g_width, max_mult=m.max_mult, dtype=dtype,
-                      **g_class)
-  d = ResNetDiscriminator(resolution=resolution, width=m.d_width, max_mult=m.max_mult,
-                          spectral_norm=m.spectral_norm, dtype=dtype, **d_class)
-  return g, d
 
 
 def _stylegan(m, element_shape, dtype):
@@ -120,18 +120,33 @@ def _srresnet(m, element_shape, dtype):
   return g, SRDiscriminator(width=m.d_width, num_stages=stages, dtype=dtype)
 
 
-_CONDITIONING = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan"})
+def _cyclegan(m, element_shape, dtype):
+  """One generator and one PatchGAN (the CycleGAN task makes two of each, with their own parameters)."""
+  _check(len(element_shape) == 3, f"model 'cyclegan' needs images, but the data has shape {element_shape}")
+  _check(element_shape[0] % 4 == 0 and element_shape[1] % 4 == 0 and element_shape[0] >= 24,
+         f"config.data.resolution={element_shape[0]}: the cyclegan model needs a multiple of 4, at least 24 "
+         "(the PatchGAN's smallest input)")
+  _check(isinstance(m.num_blocks, int) and m.num_blocks >= 0,
+         f"config.model.num_blocks={m.num_blocks!r} must be an integer >= 0")
+  for name in ("g_width", "d_width"):
+    _check(isinstance(m[name], int) and m[name] > 0, f"config.model.{name}={m[name]!r} must be a positive integer")
+  g = ResnetGenerator(channels=element_shape[-1], width=m.g_width, num_blocks=m.num_blocks, dtype=dtype)
+  return g, PatchGANDiscriminator(width=m.d_width, dtype=dtype)
+
+
+CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan"})
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {
-    "dcgan": ModelSpec(_dcgan, _CONV | _CONDITIONING | {"model.d_batch_norm"}, conditional=True),
+    "dcgan": ModelSpec(_dcgan, _CONV | CONDITIONING_FIELDS | {"model.d_batch_norm"}, conditional=True),
     "mlp": ModelSpec(_mlp, frozenset({"model.g_hidden", "model.d_hidden"})),
-    "resnet": ModelSpec(_resnet, _CONV | _CONDITIONING | {"model.spectral_norm"}, conditional=True),
+    "resnet": ModelSpec(_resnet, _CONV | CONDITIONING_FIELDS | {"model.spectral_norm"}, conditional=True),
     "stylegan": ModelSpec(_stylegan, _CONV | {"model.w_dim", "model.mapping_layers", "model.style_mixing",
                                              "model.truncation", "model.mbstd_group"}, draws_noise=True),
     "gated_inpaint": ModelSpec(_gated_inpaint, frozenset({"model.g_width", "model.d_width", "model.dilations"})),
     "srresnet": ModelSpec(_srresnet, frozenset({"model.g_width", "model.d_width", "model.scale", "model.num_blocks",
                                                 "model.bicubic_skip", "model.vgg_weights", "model.vgg_layer"})),
+    "cyclegan": ModelSpec(_cyclegan, frozenset({"model.g_width", "model.d_width", "model.num_blocks"})),
 }
 
 

@@ -10,8 +10,9 @@
   repair.py    what the image-repair tasks share (two phases: reconstruction, then adversarial)
   inpaint.py   inpainting: gated-conv G, PatchGAN D, seeded holes
   superres.py  super-resolution: SRResNet, then SRGAN
+  cyclegan.py  unpaired translation between two domains (CycleGAN)
 """
-from jgan.tasks import bigan, gan, inpaint, superres  # noqa: F401  (each registers itself)
+from jgan.tasks import bigan, cyclegan, gan, inpaint, superres  # noqa: F401  (each registers itself)
 from jgan.tasks.base import (
                              REGISTRY,
                              Generative,
@@ -21,10 +22,11 @@ from jgan.tasks.base import (
                              element_shape,
                              init_state,
                              make_task,
+                             open_data,
                              register,
                              validate,
 )
 from jgan.tasks.state import GANState
 
 __all__ = ["REGISTRY", "GANState", "Generative", "Task", "TaskSpec", "check_labels", "element_shape", "init_state",
-           "make_task", "register", "validate"]
+           "make_task", "open_data", "register", "validate"]

@@ -66,11 +66,21 @@ class TaskSpec:
   validate: fn(config) -> None, raises UserError naming the first bad field of this task.
   fields: the "train.<name>" / "model.<name>" / "repair.<name>" fields the task reads itself
     (the model's own fields come from its jgan.models.factory.ModelSpec).
+  conditional: the task feeds labels to a conditional model (else the model's class fields are refused).
+  open_data: fn(config) -> jgan.data.sources.Source for a task with data of its own kind (CycleGAN's
+    two domains); None: `jgan.data.sources.open_source(config.data)`.
   """
   name: str
   build: Callable[[Any, tuple], Any]
   validate: Callable[[Any], None]
   fields: frozenset
+  conditional: bool = False
+  open_data: Callable[[Any], Any] | None = None
+
+
+# Fields of the data section that only the tasks listing them in TaskSpec.fields read
+# (check_honoured passes the whole data section as common).
+TASK_DATA_FIELDS = ("data.source_a", "data.source_b")
 
 
 REGISTRY: dict[str, TaskSpec] = {}
@@ -109,6 +119,20 @@ def _validate_common(config) -> None:
     if value % k:
       raise UserError(f"config.{name}={value} is not a multiple of config.train.steps_per_call={k}: "
                       "logs, samples and checkpoints land between calls")
+  for name in ("health_every_steps", "health_sample_every_steps", "health_warmup_steps"):
+    if not isinstance(log[name], int) or isinstance(log[name], bool) or log[name] < 0:
+      raise UserError(f"config.log.{name}={log[name]!r} must be an integer >= 0 (0 = off)")
+  for name in ("health_every_steps", "health_sample_every_steps"):
+    if log[name] % k:
+      raise UserError(f"config.log.{name}={log[name]} is not a multiple of config.train.steps_per_call={k}")
+  if t.on_divergence not in ("rollback", "stop"):
+    raise UserError(f"config.train.on_divergence={t.on_divergence!r}: use 'rollback' or 'stop'")
+  if not 0 < t.rollback_lr_factor < 1:
+    raise UserError(f"config.train.rollback_lr_factor={t.rollback_lr_factor!r} must be in (0, 1)")
+  if not isinstance(t.max_rollbacks, int) or isinstance(t.max_rollbacks, bool) or t.max_rollbacks < 0:
+    raise UserError(f"config.train.max_rollbacks={t.max_rollbacks!r} must be an integer >= 0")
+  if not t.divergence_loss >= 0:
+    raise UserError(f"config.train.divergence_loss={t.divergence_loss!r} must be >= 0 (0 = off)")
   factory.compute_dtype(config.model.dtype)
 
 
@@ -125,8 +149,14 @@ def validate(config) -> None:
   model = factory.spec(config.model.name)
   _validate_common(config)
   spec.validate(config)
-  config_lib.check_honoured(config, spec.fields | model.fields,
-                            f"task {spec.name!r} with model {config.model.name!r}")
+  honoured = spec.fields | (model.fields if spec.conditional else model.fields - factory.CONDITIONING_FIELDS)
+  for path in TASK_DATA_FIELDS:
+    section, name = path.split(".")
+    if path not in spec.fields and section in config and name in config[section] and \
+        config[section][name] != config_lib.default_of(path):
+      raise UserError(f"config.{path}={config[section][name]!r} has no effect on task {spec.name!r}: leave it at "
+                      f"its default {config_lib.default_of(path)!r}")
+  config_lib.check_honoured(config, honoured, f"task {spec.name!r} with model {config.model.name!r}")
 
 
 def make_task(config, element_shape: Sequence[int]):
@@ -137,6 +167,15 @@ def make_task(config, element_shape: Sequence[int]):
   config = config_lib.with_defaults(config)
   validate(config)
   return REGISTRY[config.task].build(config, tuple(element_shape))
+
+
+def open_data(config):
+  """The training data of the run `config`: the task's own (TaskSpec.open_data) or `open_source(config.data)`."""
+  from jgan.data.sources import open_source
+  spec = spec_of(config)
+  if spec.open_data is not None:
+    return spec.open_data(config)
+  return open_source(config.data, seed=config.seed)
 
 
 def element_shape(data_config) -> tuple[int, ...]:

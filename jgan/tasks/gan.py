@@ -108,6 +108,7 @@ class GAN:
   acgan_weight: float = 0.0      # > 0: ACGAN auxiliary classification loss on D's second output
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
+  reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
 
   @property
   def batch_multiple(self) -> int:
@@ -201,11 +202,20 @@ class GAN:
   def _augment(self, x, key):
     return x if self.augment is None else self.augment(x, key)
 
-  def _d_update(self, state: GANState, real: jax.Array, labels: jax.Array, key: jax.Array):
+  def _d_update(self, state: GANState, real: jax.Array, labels: jax.Array, key: jax.Array,
+                keep_for_g: bool = False):
+    """One D update; with `keep_for_g` it also returns (fake batch, its labels, G's pullback) for G's update."""
     z = self.latents(rng.named(key, "d_latent"), real.shape[0])
     fake_y = self.fake_labels(rng.named(key, "d_labels"), real.shape[0])
-    fake, g_stats = self.apply_g(state.params["g"], state.batch_stats["g"], z, fake_y, True,
-                                 rng.named(key, "d_noise"))
+    generate = lambda g_params: self.apply_g(g_params, state.batch_stats["g"], z, fake_y, True,
+                                             rng.named(key, "d_noise"))
+    if keep_for_g:
+      # G's forward, kept with its pullback: G's update below backpropagates D's verdict on
+      # this very batch through it instead of running G again (as the PyTorch DCGAN loop does).
+      fake, g_pullback, g_stats = jax.vjp(generate, state.params["g"], has_aux=True)
+    else:
+      fake, g_stats = generate(state.params["g"])
+    generated = fake
     fake = jax.lax.stop_gradient(fake)
     # DiffAugment (Zhao et al. 2020): the same policy, differentiable, on everything D sees.
     real = self._augment(real, rng.named(key, "augment_real"))
@@ -238,6 +248,8 @@ class GAN:
     }
     if real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
+    if keep_for_g:
+      return state, metrics, (generated, fake_y, g_pullback)
     return state, metrics
 
   def _update_ema(self, state: GANState) -> GANState:
@@ -253,29 +265,44 @@ class GAN:
     decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
     return state.replace(ema_params={"g": ema_update(state.ema_params["g"], state.params["g"], decay)})
 
+  def _g_loss(self, d_params, d_stats, fake, fake_y, key):
+    """G's loss on its samples `fake` (before DiffAugment and packing) against D; (loss, fake logits)."""
+    fake = pack_inputs(self._augment(fake, rng.named(key, "augment_g")), self.pack)
+    # D's running statistics are D's own business: this pass does not update them.
+    fake_logits, fake_cls = split_logits(self.apply_d(d_params, d_stats, fake, fake_y, True)[0])
+    loss = self.g_loss(fake_logits)
+    if self.acgan_weight > 0:
+      loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y)
+    return loss, fake_logits
+
+  def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
+    state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
+    state = self._update_ema(state.replace(batch_stats={**state.batch_stats, "g": g_stats}))
+    metrics = {"g_loss": loss, "g_grad_norm": optax.global_norm(grads),
+               "d_fake_after": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    return state, metrics
+
   def _g_update(self, state: GANState, real: jax.Array, key: jax.Array):
-    """G's update; `real` (the last critic slice) only fixes the batch size here."""
+    """G's update on fresh latents; `real` (the last critic slice) only fixes the batch size here."""
     batch_size = real.shape[0]
     z = self.latents(rng.named(key, "g_latent"), batch_size)
     fake_y = self.fake_labels(rng.named(key, "g_labels"), batch_size)
 
     def loss_fn(g_params):
       fake, g_stats = self.apply_g(g_params, state.batch_stats["g"], z, fake_y, True, rng.named(key, "g_noise"))
-      fake = pack_inputs(self._augment(fake, rng.named(key, "augment_g")), self.pack)
-      # D's running statistics are D's own business: this pass does not update them.
-      fake_logits, fake_cls = split_logits(self.apply_d(state.params["d"], state.batch_stats["d"], fake, fake_y,
-                                                        True)[0])
-      loss = self.g_loss(fake_logits)
-      if self.acgan_weight > 0:
-        loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y)
+      loss, fake_logits = self._g_loss(state.params["d"], state.batch_stats["d"], fake, fake_y, key)
       return loss, (g_stats, fake_logits)
 
     (loss, (g_stats, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["g"])
-    state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
-    state = self._update_ema(state.replace(batch_stats={**state.batch_stats, "g": g_stats}))
-    metrics = {"g_loss": loss, "g_grad_norm": optax.global_norm(grads),
-               "d_fake_after": jnp.mean(jax.nn.sigmoid(fake_logits))}
-    return state, metrics
+    return self._finish_g_update(state, loss, grads, fake_logits, g_stats)
+
+  def _g_update_reusing(self, state: GANState, kept, key: jax.Array):
+    """G's update on the batch D just saw: dL/dfake against the updated D, pulled back through G's forward."""
+    fake, fake_y, g_pullback = kept
+    (loss, fake_logits), grad_fake = jax.value_and_grad(
+        lambda x: self._g_loss(state.params["d"], state.batch_stats["d"], x, fake_y, key), has_aux=True)(fake)
+    grads, = g_pullback(grad_fake)
+    return self._finish_g_update(state, loss, grads, fake_logits, state.batch_stats["g"])
 
   # ------------------------------------------------------------------ the step
   def train_step(self, state: GANState, batch: dict, key: jax.Array) -> tuple[GANState, dict]:
@@ -298,11 +325,17 @@ class GAN:
     # keeps every device's rows on that device when the batch is sharded.
     real = real.reshape(batch_size, self.n_critic, *real.shape[1:])
     labels = batch["label"].reshape(batch_size, self.n_critic)
-    d_metrics = None
+    d_metrics, kept = None, None
     for i in range(self.n_critic):  # n_critic is small and static; unrolled on purpose
-      state, d_metrics = self._d_update(state, real[:, i], labels[:, i],
-                                        jax.random.fold_in(rng.named(key, "d_step"), i))
-    state, g_metrics = self._g_update(state, real[:, -1], key)
+      d_key = jax.random.fold_in(rng.named(key, "d_step"), i)
+      if self.reuse_fake and i == self.n_critic - 1:
+        state, d_metrics, kept = self._d_update(state, real[:, i], labels[:, i], d_key, keep_for_g=True)
+      else:
+        state, d_metrics = self._d_update(state, real[:, i], labels[:, i], d_key)
+    if kept is not None:
+      state, g_metrics = self._g_update_reusing(state, kept, key)
+    else:
+      state, g_metrics = self._g_update(state, real[:, -1], key)
     return state.replace(step=state.step + 1), {**d_metrics, **g_metrics}
 
 
@@ -398,10 +431,11 @@ def make_gan(config, element_shape) -> GAN:
   generator, discriminator = factory.networks(m, element_shape)
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
              num_classes=m.num_classes, acgan_weight=config.train.acgan_weight if m.acgan else 0.0,
-             noise_rngs=factory.spec(m.name).draws_noise)
+             noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake)
 
 
 base.register(base.TaskSpec(
     name="gan", build=make_gan, validate=validate_gan,
     fields=GAME_FIELDS | {"train.gp_weight", "train.r1_gamma", "train.r1_every", "train.augment",
-                          "train.acgan_weight", "train.pack"}))
+                          "train.acgan_weight", "train.pack", "train.reuse_fake"},
+    conditional=True))

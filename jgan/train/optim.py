@@ -16,7 +16,7 @@ import optax
 
 from jgan.objectives import regularizers
 
-LR_SCHEDULES = ("constant", "linear", "cosine")
+LR_SCHEDULES = ("constant", "linear", "cosine", "constant_linear")
 OPTIMIZERS = ("adam", "rmsprop")
 # PyTorch's RMSprop, which the WGAN authors' released code uses: smoothing alpha 0.99, eps 1e-8 added
 # to sqrt(v) (outside the root). optax's defaults (decay 0.9, eps inside the root) are another optimizer.
@@ -28,13 +28,24 @@ def learning_rate(t, lr: float, num_updates: int):
   """The rate of config.train `t` from `lr`: a float, or an optax schedule of the update count.
 
   linear: lr -> lr * lr_final over `num_updates` updates, then flat; cosine: lr * (lr_final +
-  (1 - lr_final) * (1 + cos(pi * k / num_updates)) / 2) for update k <= num_updates.
+  (1 - lr_final) * (1 + cos(pi * k / num_updates)) / 2) for update k <= num_updates;
+  constant_linear: `constant_then_linear`.
   """
   if t.lr_schedule == "linear":
     return optax.linear_schedule(lr, lr * t.lr_final, num_updates)
   if t.lr_schedule == "cosine":
     return optax.cosine_decay_schedule(lr, num_updates, alpha=t.lr_final)
+  if t.lr_schedule == "constant_linear":
+    return constant_then_linear(lr, lr * t.lr_final, num_updates)
   return lr
+
+
+def constant_then_linear(lr: float, final: float, num_updates: int):
+  """CycleGAN's schedule (Zhu et al. 2017, sec. 7.1: 100 epochs at lr, then 100 decaying linearly to 0),
+  scaled to the run: `lr` for the first num_updates // 2 updates, then linearly to `final` at num_updates."""
+  flat = num_updates // 2
+  return optax.join_schedules([optax.constant_schedule(lr), optax.linear_schedule(lr, final, num_updates - flat)],
+                              [flat])
 
 
 def lazy_regularization_ratio(t) -> float:

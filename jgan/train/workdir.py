@@ -1,7 +1,9 @@
 """The run directory: resolved config, metrics, samples, checkpoints.
 
     workdir/config.json       the resolved config of the run
-    workdir/metrics.jsonl     one JSON object per log step
+    workdir/metrics.jsonl     one JSON object per log step (and per health check: health/... keys)
+    workdir/health.jsonl      training-health findings and rollbacks (jgan.train.health)
+    workdir/report/           the run report (jgan.eval.report)
     workdir/samples/*.png     sample grids from a fixed latent batch
     workdir/tensorboard/      TensorBoard event files
     workdir/checkpoints/N/    orbax checkpoints
@@ -20,7 +22,8 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 # Fields that may change when a run is continued (train longer, log differently).
 _RESUMABLE_PREFIXES = ("train.num_steps", "log.", "eval.", "data.placement", "data.prefetch", "data.data_dir",
-                       "data.device_max_bytes", "train.num_devices")
+                       "data.device_max_bytes", "train.num_devices", "train.on_divergence",
+                       "train.rollback_lr_factor", "train.max_rollbacks", "train.divergence_loss")
 
 
 def _is_main_process() -> bool:
