@@ -8,7 +8,7 @@
 images, or a dataset name (mnist10k, a tfds name). --extractor is inception
 (weights: see jgan.features.weights; --weights=PATH to choose) or lenet-mnist;
 a --workdir run defaults to lenet-mnist on MNIST and inception otherwise.
-Metrics: fid, kid, pr (precision/recall), dc (density/coverage), is,
+Metrics: fid, kid, pr (precision/recall), dc (density/coverage), is, confident,
 class_kl, stacked_mnist.
 """
 import json
@@ -23,7 +23,7 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A training run to sample and sc
 _IMAGES = flags.DEFINE_string("images", None, "Images to score (.npz, folder, zip or dataset name).")
 _REF = flags.DEFINE_string("ref", None, "Reference images (.npz, folder, zip or dataset name).")
 _REF_SPLIT = flags.DEFINE_string("ref_split", "train", "Split of a reference folder/zip/dataset (train/test).")
-_METRICS = flags.DEFINE_string("metrics", "fid", "Comma-separated: fid,kid,pr,dc,is,class_kl,stacked_mnist.")
+_METRICS = flags.DEFINE_string("metrics", "fid", "Comma-separated: fid,kid,pr,dc,is,class_kl,confident,stacked_mnist.")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "inception or lenet-mnist (default: inception; for a "
                                  "--workdir run on MNIST, lenet-mnist).")
 _WEIGHTS = flags.DEFINE_string("weights", None, "Extractor weights file (.pt, .pth, .whl, .npz).")

@@ -5,7 +5,7 @@ from absl import flags
 
 from jgan.core import cli
 from jgan.core.errors import UserError
-from jgan.infer.sampling import load, write_samples
+from jgan.infer.sampling import check_out_path, load, write_samples
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory written by a training experiment.")
 _NUM = flags.DEFINE_integer("num", 64, "Number of samples.")
@@ -19,8 +19,7 @@ def main(argv):
   del argv
   if not _WORKDIR.value:
     raise UserError("--workdir is required")
-  if not (_OUT.value.lower().endswith(".png") or _OUT.value.lower().endswith(".npz")):
-    raise UserError(f"--out={_OUT.value}: give a file name ending in .png or .npz")
+  check_out_path(_OUT.value)  # before the minutes of sampling
   sampler = load(_WORKDIR.value, _STEP.value)
   labels = None
   if _LABELS.value:

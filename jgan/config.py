@@ -28,10 +28,11 @@ def base_config() -> ml_collections.ConfigDict:
   """Every field with its default: the DCGAN main job on the embedded MNIST digits."""
   config = ml_collections.ConfigDict()
   config.seed = 0                        # the one seed: every random stream is a named split of it (jgan.core.rng)
-  config.task = "gan"                    # gan | bigan | inpaint | superres (jgan.tasks)
+  config.task = "gan"                    # gan | bigan | inpaint | superres | cyclegan (jgan.tasks)
 
   config.data = _section(
-      source="mnist10k",                 # mnist10k (embedded), a tfds name, a folder, a .zip, ring8, grid25
+      source="mnist10k",                 # mnist10k (embedded), a tfds name, a folder, a .zip, ring8, grid25,
+                                         # stacked_mnist (three embedded digits as RGB: 1000 modes)
       split="train",                     # split of a tfds dataset or subfolder of a folder/zip
       resolution=28,                     # images: short side resized, then centre-cropped to this size (px)
       channels=1,                        # 1 (gray) or 3 (RGB)
@@ -39,11 +40,14 @@ def base_config() -> ml_collections.ConfigDict:
       placement="auto",                  # device | host | auto (device when it fits device_max_bytes)
       device_max_bytes=2 * 1024**3,      # largest dataset kept on the device (bytes, uint8 images)
       prefetch=2,                        # host feeder: batches read ahead
-      num_points=100_000,                # toy 2D sets only: points drawn
+      num_points=100_000,                # synthetic sets (ring8, grid25, stacked_mnist): examples drawn
+      source_a="mnist10k_a",             # cyclegan: domain A: mnist10k_a | mnistm10k_b (built in) | folder | .zip |
+                                         # tfds name, each optionally NAME:SPLIT (cycle_gan/horse2zebra:trainA)
+      source_b="mnistm10k_b",            # cyclegan: domain B, named like source_a (jgan.data.unpaired)
   )
 
   config.model = _section(
-      name="dcgan",                      # dcgan | mlp | resnet | stylegan | gated_inpaint | srresnet
+      name="dcgan",                      # dcgan | mlp | resnet | stylegan | gated_inpaint | srresnet | cyclegan
       dtype="float32",                   # compute dtype: float32 | bfloat16 (params stay float32)
       latent_dim=100,                    # size of z
       g_width=64,                        # conv G: channels of the last (full-resolution) block
@@ -65,7 +69,7 @@ def base_config() -> ml_collections.ConfigDict:
       stochastic_encoder=False,          # bigan: ALI's reparameterised encoder
       dilations=(2, 4),                  # gated_inpaint: dilation rates of the bottleneck gated convs (at H/4)
       scale=4,                           # srresnet: upscaling factor 2, 4 or 8 (data.resolution a multiple)
-      num_blocks=8,                      # srresnet: residual blocks
+      num_blocks=8,                      # srresnet, cyclegan: residual blocks (cyclegan paper: 6 up to 128 px, 9 above)
       bicubic_skip=True,                 # srresnet: predict the residual over bicubic upscaling
       vgg_weights="",                    # srresnet: optional local VGG19 .npz; perceptual term on its features
       vgg_layer="conv2_2",               # srresnet: the VGG layer of that term
@@ -85,7 +89,8 @@ def base_config() -> ml_collections.ConfigDict:
       d_lr=2e-4,                         # D's learning rate
       b1=0.5,                            # Adam beta1
       b2=0.999,                          # Adam beta2
-      lr_schedule="constant",            # constant | linear | cosine: decay of both rates over num_steps
+      lr_schedule="constant",            # constant | linear | cosine | constant_linear (constant for the first
+                                         # half of num_steps, then linear; CycleGAN): decay of both rates
       lr_final=0.0,                      # linear/cosine: the rate reached at num_steps, as a fraction of the first
       clip=0.0,                          # WGAN weight clipping c of D; 0 = off
       gp_weight=0.0,                     # WGAN-GP lambda; 0 = off
@@ -95,11 +100,21 @@ def base_config() -> ml_collections.ConfigDict:
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
       pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
+      reuse_fake=False,                  # G's update reuses the last D update's fake batch and G forward
+                                         # (one G forward per step, as PyTorch's DCGAN loop); False: fresh z
       pretrain_steps=0,                  # repair: reconstruction-only steps before the adversarial term joins
       recon_loss="l1",                   # repair: l1 | l2
       adv_weight=0.01,                   # repair: weight of G's adversarial loss against the recon loss
       hole_weight=6.0,                   # inpaint: recon weight of hole pixels vs known ones (Liu et al. 2018)
       feature_weight=1.0,                # superres: weight of the feature-matching perceptual term
+      cycle_weight=10.0,                 # cyclegan: lambda of both cycle-consistency L1 terms (Zhu et al. 2017)
+      identity_weight=0.5,               # cyclegan: identity L1 weight as a fraction of cycle_weight; 0 = off
+      pool_size=50,                      # cyclegan: history of generated images per direction for D; 0 = off
+      # Divergence (non-finite losses, gradients or parameters; a loss above divergence_loss):
+      on_divergence="rollback",          # rollback: restore the last checkpoint, scale both rates, go on | stop
+      rollback_lr_factor=0.5,            # rollback: g_lr and d_lr are multiplied by this at each rollback
+      max_rollbacks=3,                   # rollback: give up (exit 3) at the divergence after this many rollbacks
+      divergence_loss=1e4,               # |d_loss| or |g_loss| above this counts as divergence; 0 = off
   )
 
   config.repair = _section(
@@ -115,6 +130,10 @@ def base_config() -> ml_collections.ConfigDict:
       checkpoint_every_steps=500,        # orbax checkpoint
       keep_checkpoints=3,                # newest checkpoints kept
       tensorboard=True,                  # also write TensorBoard event files
+      health_every_steps=100,            # training-health checks of the metrics (jgan.train.health); 0 = off
+      health_sample_every_steps=500,     # sample-based checks (diversity, classes, 2D modes); 0 = off
+      health_warmup_steps=500,           # sustained and sample-based checks wait this many steps
+      report=True,                       # write workdir/report/index.html when a run ends (experiments.report)
   )
 
   # FID & co. every eval.every_steps (0 = off); the best checkpoint by eval.best_metric goes to workdir/best/.
@@ -145,17 +164,26 @@ def variant(arg: str, name: str, variants: dict[str, Callable[[ml_collections.Co
   return config
 
 
-def smoke(config: ml_collections.ConfigDict) -> None:
-  """The shared `smoke` edits: tiny nets, a few steps, everything logged (tests, seconds on a CPU)."""
-  config.model.latent_dim = 16
-  config.model.g_width = 8
-  config.model.d_width = 8
+def smoke_loop(config: ml_collections.ConfigDict) -> None:
+  """The loop part of the `smoke` variant: a few small steps, everything logged."""
   config.train.batch_size = 16
   config.train.num_steps = 6
   config.log.every_steps = 2
   config.log.sample_every_steps = 3
   config.log.num_samples = 16
   config.log.checkpoint_every_steps = 3
+  config.log.health_every_steps = 2
+  config.log.health_sample_every_steps = 6
+
+
+def smoke(config: ml_collections.ConfigDict) -> None:
+  """The shared `smoke` variant (tests, seconds on a CPU): `smoke_loop`, a small z and, for the
+  convolutional models, 8-channel nets (MLP configs size their hidden layers themselves)."""
+  smoke_loop(config)
+  config.model.latent_dim = 16
+  if config.model.name != "mlp":
+    config.model.g_width = 8
+    config.model.d_width = 8
 
 
 def flatten(tree, prefix: str = "") -> dict:
@@ -201,7 +229,8 @@ def _same(a, b) -> bool:
 # Fields every task reads: the loop, the data, logging and evaluation.
 COMMON_FIELDS = frozenset({
     "seed", "task", "model.name", "model.dtype", "train.batch_size", "train.num_steps", "train.num_devices",
-    "train.steps_per_call", "train.scan_rolled"})
+    "train.steps_per_call", "train.scan_rolled", "train.on_divergence", "train.rollback_lr_factor",
+    "train.max_rollbacks", "train.divergence_loss"})
 COMMON_SECTIONS = ("data.", "log.", "eval.")
 
 

@@ -20,21 +20,26 @@ def tfds_dir(tmp_path_factory) -> str:
 
 @pytest.fixture
 def smoke_config(tfds_dir):
-  """The dcgan smoke config, unlocked for edits, writing no TensorBoard files."""
+  """The dcgan smoke config, unlocked for edits, writing no TensorBoard files and no run report."""
   from experiments.configs import dcgan
   config = dcgan.get_config("smoke")
   config.data.data_dir = tfds_dir
   config.log.tensorboard = False
+  config.log.report = False
   return config
+
+
+def module_env(env: dict | None = None) -> dict:
+  """The environment of a `python -m experiments.*` subprocess: this session's compilation cache, plus `env`."""
+  import jax
+  cache = {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir or "",
+           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+  return {**os.environ, **cache, **(env or {})}
 
 
 def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
   """Runs `python -m module args` from the repo root; returns the completed process (text output)."""
-  import jax
-  cache = {"JAX_COMPILATION_CACHE_DIR": jax.config.jax_compilation_cache_dir or "",
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0", "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
-  full_env = {**os.environ, **cache, **(env or {})}
-  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=full_env, capture_output=True,
+  return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=module_env(env), capture_output=True,
                         text=True, timeout=timeout)
 
 

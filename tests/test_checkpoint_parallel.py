@@ -6,8 +6,10 @@ import sys
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from conftest import REPO
 
+from jgan.core.errors import UserError
 from jgan.train.checkpoint import Checkpointer
 
 
@@ -73,3 +75,96 @@ def test_non_finite_metrics_stop_the_run_without_saving(tmp_path):
   logger = MetricsLogger(1, 10, 64, str(tmp_path / "metrics.jsonl"), print_fn=lambda s: None)
   with pytest.raises(NonFiniteError, match="g_grad_norm"):
     logger(3, None, {"g_grad_norm": jnp.float32(jnp.inf)})
+
+
+def _scramble(directory, seed=0, data_only=False):
+  """Overwrites the files of one checkpoint step with random bytes (all of them, or only the array data)."""
+  rng = np.random.default_rng(seed)
+  for root, _, files in os.walk(directory):
+    if data_only and os.path.basename(root) != "d":
+      continue
+    for name in files:
+      path = os.path.join(root, name)
+      with open(path, "wb") as f:
+        f.write(rng.integers(0, 256, max(16, os.path.getsize(path)), dtype=np.uint8).tobytes())
+
+
+def test_unreadable_step_is_moved_aside_and_written_again(tmp_path, capsys):
+  like = {"w": jnp.zeros(1000)}
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  for step in (1, 2):
+    checkpointer.save(step, {"w": jnp.full(1000, float(step))})
+  checkpointer.close()
+  _scramble(tmp_path / "2")
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  restored = checkpointer.restore_latest(like, move_aside=True)
+  np.testing.assert_array_equal(restored["w"], np.full(1000, 1.0))
+  out = capsys.readouterr().out
+  assert len([line for line in out.splitlines() if "step 2" in line]) == 1 and "2.unreadable-1" in out, out
+  checkpointer.save(2, {"w": jnp.full(1000, 2.5)})  # it used to return at once: step 2 "existed"
+  checkpointer.close()
+  assert sorted(os.listdir(tmp_path)) == ["1", "2", "2.unreadable-1"]
+  # Without a restore first, saving over an unreadable step moves it aside too.
+  _scramble(tmp_path / "2", seed=1)
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  checkpointer.save(2, {"w": jnp.full(1000, 2.75)})
+  checkpointer.close()
+  assert "2.unreadable-2" in os.listdir(tmp_path)
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  assert checkpointer.steps() == [1, 2]
+  np.testing.assert_array_equal(checkpointer.restore_latest(like)["w"], np.full(1000, 2.75))
+  checkpointer.close()
+
+
+def test_every_checkpoint_unreadable_says_what_was_found(tmp_path, capfd):
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  for step in (1, 2):
+    checkpointer.save(step, {"w": jnp.full(1000, float(step))})
+  checkpointer.close()
+  _scramble(tmp_path / "1", data_only=True)
+  _scramble(tmp_path / "2", data_only=True)
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  with pytest.raises(UserError) as error:
+    checkpointer.restore_latest({"w": jnp.zeros(1000)})
+  checkpointer.close()
+  message = str(error.value)
+  assert "\n" not in message and len(message) < 600, message
+  assert "step 2: damaged" in message and "step 1: damaged" in message and "belong" not in message, message
+  assert sorted(os.listdir(tmp_path)) == ["1", "2"]  # nothing moved when nothing is readable
+  captured = capfd.readouterr()
+  assert "Traceback" not in captured.err and "Event loop is closed" not in captured.err, captured.err[-2000:]
+  # A checkpoint of another model is not "damaged": it says so.
+  checkpointer = Checkpointer(str(tmp_path / "other"), keep=3, use_async=False)
+  checkpointer.save(1, {"w": jnp.ones(10)})
+  with pytest.raises(UserError, match="not those of this model.*another model"):
+    checkpointer.restore_latest({"w": jnp.zeros(12)})
+  checkpointer.close()
+
+
+def test_disk_full_during_save_is_one_user_error_and_keeps_the_previous_checkpoint(tmp_path, capfd):
+  import jax
+  disk = tmp_path / "disk"
+  disk.mkdir()
+  mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+  if mounted.returncode != 0:
+    pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace').strip()}")
+  try:
+    checkpointer = Checkpointer(str(disk / "ckpt"), keep=3)
+    big = [jax.random.normal(jax.random.key(i), (200_000,)) for i in range(3)]  # 800 kB each, incompressible
+    checkpointer.save(1, {"w": big[0]})
+    checkpointer.wait()
+    with pytest.raises(UserError, match="checkpoint step 2 .*no space left on device.*step 1, is intact") as error:
+      checkpointer.save(2, {"w": big[1]})
+      checkpointer.save(3, {"w": big[2]})  # the failure of 2 surfaces here at the latest
+      checkpointer.close()
+    assert "\n" not in str(error.value)
+    checkpointer.close()  # shuts down cleanly after the failure, raising nothing more
+    assert sorted(os.listdir(disk / "ckpt")) == ["1"]  # the partial step 2 was removed
+    checkpointer = Checkpointer(str(disk / "ckpt"), keep=3)
+    np.testing.assert_array_equal(checkpointer.restore_latest({"w": jnp.zeros(200_000)})["w"], big[0])
+    checkpointer.close()
+    captured = capfd.readouterr()
+    for noise in ("Traceback", "RESOURCE_EXHAUSTED", "Event loop is closed"):
+      assert noise not in captured.err + captured.out, (captured.err + captured.out)[-2000:]
+  finally:
+    subprocess.run(["umount", "-l", str(disk)], capture_output=True)

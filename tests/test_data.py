@@ -104,6 +104,101 @@ def test_corrupt_image_is_named(tmp_path):
     source.read_all()
 
 
+def test_every_bad_image_of_a_batch_is_named_in_one_error(tmp_path):
+  _write_images(tmp_path, ["good.png"])
+  for i in range(8):
+    (tmp_path / f"broken{i}.png").write_bytes(b"\x89PNG not really" + bytes([i]))
+  source = open_source(data_config(tmp_path, resolution=8, channels=3))
+  with pytest.raises(UserError) as error:
+    source.read_all()
+  message = str(error.value)
+  assert "\n" not in message
+  assert all(f"broken{i}.png" in message for i in range(6)), message
+  assert "and 2 more" in message and "good.png" not in message
+
+
+def test_16_bit_png_is_rescaled_not_clipped(tmp_path):
+  # A 16-bit gradient: .convert("RGBA") used to clip every value above 255 to white.
+  gradient = np.linspace(0, 65535, 16 * 16).round().astype(np.uint16).reshape(16, 16)
+  Image.fromarray(gradient).save(tmp_path / "deep.png")
+  with Image.open(tmp_path / "deep.png") as image:
+    assert image.mode.startswith("I;16")
+  source = open_source(data_config(tmp_path, resolution=16, channels=1))
+  got = source.read(np.arange(1))["x"][0, ..., 0]
+  np.testing.assert_array_equal(got, np.round(gradient / 257.0).astype(np.uint8))
+  rgb = open_source(data_config(tmp_path, resolution=16, channels=3)).read(np.arange(1))["x"][0]
+  np.testing.assert_array_equal(rgb[..., 0], got)
+
+
+@pytest.mark.parametrize("mode,values,expected", [
+    ("I", [[0, 257], [65535, 70000]], [[0, 1], [255, 255]]),          # scaled as 16-bit samples, clipped
+    ("I", [[-5, 128 * 257], [1000, 2570]], [[0, 128], [4, 10]]),
+    ("F", [[0.0, 0.5], [1.0, 0.25]], [[0, 128], [255, 64]]),           # max <= 1: a 0..1 image
+    ("F", [[0.0, 127.6], [300.0, -2.0]], [[0, 128], [255, 0]]),         # else 0..255, clipped
+    ("F", [[float("nan"), 1.0], [0.0, 0.0]], [[0, 255], [0, 0]]),
+])
+def test_32_bit_int_and_float_images_scale_to_8_bits(mode, values, expected):
+  array = np.array(values, np.int32 if mode == "I" else np.float32)
+  out = fit_image(Image.fromarray(array, mode), 2, 1)
+  np.testing.assert_array_equal(out[..., 0], expected)
+
+
+def _encoded(rng, mode: str) -> bytes:
+  size = (int(rng.integers(1, 12)), int(rng.integers(1, 12)))
+  pixels = rng.integers(0, 256, (size[1], size[0], 4), dtype=np.uint8)
+  if mode in ("I;16", "I", "F"):
+    high = {"I;16": 65535, "I": 1 << 20, "F": 2.0}[mode]
+    array = rng.uniform(0, high, size[::-1])
+    array = array.astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode])
+    image = Image.fromarray(array, mode) if mode != "I;16" else Image.fromarray(array)
+  else:
+    image = Image.fromarray(pixels, "RGBA").convert(mode)
+  if mode == "P" and rng.random() < 0.5:
+    image.info["transparency"] = 0
+  fmt = {"I": "TIFF", "F": "TIFF", "CMYK": "JPEG"}.get(mode) or ("JPEG" if mode in ("L",) and rng.random() < 0.5
+                                                                  else "PNG")
+  buffer = io.BytesIO()
+  image.save(buffer, format=fmt)
+  return buffer.getvalue()
+
+
+def _mutated(rng, data: bytes) -> bytes:
+  data = bytearray(data)
+  for _ in range(int(rng.integers(1, 6))):
+    roll = rng.random()
+    if roll < 0.5 and data:
+      data[int(rng.integers(len(data)))] = int(rng.integers(256))
+    elif roll < 0.75 and data:
+      data = data[:int(rng.integers(len(data)))]
+    else:
+      at = int(rng.integers(len(data) + 1))
+      data[at:at] = rng.integers(0, 256, int(rng.integers(1, 32)), dtype=np.uint8).tobytes()
+  return bytes(data)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about the corrupt TIFF tags it skips
+def test_image_decoder_fuzz_gives_uint8_images_or_one_user_error():
+  from jgan.data.sources import decode_image
+  rng = np.random.default_rng(7)
+  modes = ["1", "L", "LA", "P", "I;16", "I", "F", "CMYK", "RGBA", "RGB"]
+  outcomes = {"decoded": 0, "refused": 0}
+  for i in range(600):
+    mode = modes[i % len(modes)]
+    data = _encoded(rng, mode)
+    if i % 3:  # two in three are damaged
+      data = _mutated(rng, data)
+    resolution, channels = int(rng.choice([1, 5, 8])), int(rng.choice([1, 3]))
+    try:
+      out = decode_image(data, resolution, channels, f"case{i}.{mode}")
+    except UserError as e:
+      assert "\n" not in str(e) and f"case{i}" in str(e)
+      outcomes["refused"] += 1
+      continue
+    assert out.dtype == np.uint8 and out.shape == (resolution, resolution, channels), (i, mode, out.shape)
+    outcomes["decoded"] += 1
+  assert outcomes["decoded"] > 200 and outcomes["refused"] > 50, outcomes
+
+
 def test_unknown_dataset_name(tfds_dir):
   with pytest.raises(UserError, match="unknown dataset"):
     open_source(data_config("no_such_dataset_xyz", tfds_dir))

@@ -60,6 +60,9 @@ def test_a_dataset_name_is_a_reference(digit_files, tfds_dir, tmp_path, monkeypa
     (np.zeros((5, 28, 28, 1), np.uint8), np.zeros((5, 28, 28, 1), np.uint8), "psnr", "unknown metric"),
     (np.zeros((3, 28, 28, 1), np.uint8), np.zeros((9, 28, 28, 1), np.uint8), "pr", "needs at least 4"),
     ("missing.npz", None, "fid", "no such file"),
+    # Digits against colour images used to score a FID of hundreds without a word.
+    (np.zeros((5, 28, 28, 1), np.uint8), np.zeros((5, 32, 32, 3), np.uint8), "fid", "28x28x1 but --ref .*32x32x3"),
+    (np.zeros((5, 28, 28, 3), np.uint8), np.zeros((5, 28, 28, 1), np.uint8), "kid", "28x28x3 but --ref .*28x28x1"),
 ])
 def test_bad_input_is_one_line_user_error(images, ref, metrics, message, tmp_path, monkeypatch):
   monkeypatch.setenv("JGAN_CACHE", str(tmp_path / "cache"))

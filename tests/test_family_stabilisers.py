@@ -159,7 +159,7 @@ def test_colour_ops_keep_their_invariants_and_diff_augment_is_differentiable():
     ("train", "optimizer", "sgd", "optimizer='sgd'"),
     ("train", "augment", "color,flip", "unknown DiffAugment policy 'flip'"),
     ("train", "gp_weight", 10.0, "needs a D without BatchNorm"),
-    ("model", "spectral_norm", True, "no spectral-norm switch"),
+    ("model", "spectral_norm", True, "spectral_norm=True has no effect on task 'gan' with model 'dcgan'"),
     ("model", "num_classes", 10, "is unconditional"),
     ("train", "r1_every", 0, "r1_every=0 must be positive"),
 ])

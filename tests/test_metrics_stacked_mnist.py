@@ -43,3 +43,14 @@ def test_bad_stacked_inputs_are_user_errors():
     stacked_mnist.stacked_mnist_metrics(np.zeros((4, 28, 28, 1), np.uint8), lambda x: x)
   with pytest.raises(UserError, match="empty"):
     stacked_mnist.stacked_mnist_metrics(np.zeros((0, 28, 28, 3), np.uint8), lambda x: x)
+
+
+def test_confident_shares_by_hand():
+  from jgan.metrics.classes import confident_shares
+  # softmax([5, 0, 0]) = 0.9867 (sure), softmax([1, 0, 0]) = 0.576 (unsure), softmax([0, 0, 9]) = 0.9998 (sure)
+  logits = np.array([[5.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 9.0], [6.0, 0.0, 0.0]])
+  scores = confident_shares(logits, 3)
+  assert scores["confident"] == 0.75
+  assert scores["confident_min_share"] == 0.0 and abs(scores["confident_max_share"] - 2 / 3) < 1e-12
+  assert confident_shares(np.zeros((2, 3)), 3) == {"confident": 0.0, "confident_min_share": 0.0,
+                                                   "confident_max_share": 0.0}

@@ -11,6 +11,7 @@ from jgan.features import vgg
 from jgan.infer import repair as apply
 from jgan.models import repair as nets
 from jgan.tasks import repair as tasks
+from jgan.tasks.inpaint import InpaintTask
 
 
 def test_composite_changes_only_masked_pixels_exactly():
@@ -29,7 +30,7 @@ def test_inpaint_task_output_keeps_known_pixels_bit_for_bit():
   image = jax.random.uniform(jax.random.key(0), (2, 16, 16, 3), minval=-1, maxval=1)
   mask = jnp.zeros((2, 16, 16, 1)).at[:, 4:10, 3:12].set(1.0)
   params = jax.jit(g.init)(jax.random.key(1), image, mask)["params"]
-  task = tasks.InpaintTask(generator=g, discriminator=nets.PatchDiscriminator(8), g_optimizer=None,
+  task = InpaintTask(generator=g, discriminator=nets.PatchDiscriminator(8), g_optimizer=None,
                            d_optimizer=None, d_loss=None, g_loss=None)
   inpaint = jax.jit(lambda p, x, m: task.inpaint(SimpleNamespace(params={"g": p}), x, m))
   out = np.asarray(inpaint(params, image, mask))

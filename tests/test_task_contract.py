@@ -26,6 +26,7 @@ SMOKE_CONFIGS = {
     "bigan": ("bigan", "smoke"),
     "inpaint": ("inpaint", "smoke"),
     "superres": ("srgan", "smoke"),
+    "cyclegan": ("cyclegan", "smoke"),
 }
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "jgan"
 
@@ -37,7 +38,7 @@ def test_every_registered_task_has_a_smoke_config():
 def _smoke(name: str):
   module, variant = SMOKE_CONFIGS[name]
   config = importlib.import_module(f"experiments.configs.{module}").get_config(variant)
-  config.train.batch_size = 4 if name in ("inpaint", "superres") else 8
+  config.train.batch_size = 4 if name in ("inpaint", "superres", "cyclegan") else 8
   config.model.mbstd_group = 4
   return config
 
@@ -45,7 +46,8 @@ def _smoke(name: str):
 def _batch(key, task, config, shape):
   rows = config.train.batch_size * task.batch_multiple
   x = jax.random.uniform(rng.named(key, "x"), (rows, *shape), jnp.float32, -1.0, 1.0)
-  return {"x": x, "label": jax.random.randint(rng.named(key, "label"), (rows,), 0, 10, jnp.int32)}
+  x_b = jax.random.uniform(rng.named(key, "x_b"), (rows, *shape), jnp.float32, -1.0, 1.0)  # a second domain
+  return {"x": x, "x_b": x_b, "label": jax.random.randint(rng.named(key, "label"), (rows,), 0, 10, jnp.int32)}
 
 
 def _layout(tree):
@@ -95,6 +97,9 @@ def test_task_contract(name, tmp_path):
     ("gan", "train.pretrain_steps", 100),        # a repair field on a GAN
     ("gan", "model.w_dim", 64),                  # a stylegan field on the dcgan model
     ("gan", "repair.min_area", 0.2),
+    ("cyclegan", "train.ema_decay", 0.999),      # cyclegan: no EMA of the generators
+    ("cyclegan", "model.latent_dim", 64),
+    ("gan", "data.source_b", "photos/"),         # a cyclegan data field on a GAN
 ])
 def test_a_field_the_task_would_ignore_is_refused(name, field, value):
   config = _smoke(name)
@@ -195,6 +200,7 @@ CONFIG_VARIANTS = [("dcgan", v) for v in ("", "smoke", "paper")] + [
     (n, v) for n in ("gan", "lsgan", "wgan", "wgan_gp", "sngan", "bigan", "stylegan", "toy2d") for v in ("", "smoke")
 ] + [("cgan", v) for v in ("", "smoke", "sngan", "sngan_smoke")] + [
     (n, v) for n in ("inpaint", "srgan") for v in ("", "smoke", "cifar")] + [
+    ("cyclegan", v) for v in ("", "smoke", "horse2zebra")] + [
     ("bench", v) for v in ("default", "paper64", "gpu")] + [("stacked_mnist", v) for v in ("", "smoke", "dcgan")]
 
 

@@ -103,5 +103,5 @@ def test_bad_pack_and_schedule_values_fail_with_one_line(smoke_config, fields, m
 def test_pack_needs_an_unconditional_gan(smoke_config):
   smoke_config.train.pack = 2
   smoke_config.model.name, smoke_config.model.num_classes = "resnet", 10
-  with pytest.raises(UserError, match="pack .PacGAN. needs the unconditional gan task"):
+  with pytest.raises(UserError, match="pack .PacGAN. needs an unconditional GAN"):
     tasks.validate(smoke_config)

@@ -8,10 +8,12 @@
 import ml_collections
 
 from experiments.configs import dcgan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = "default") -> ml_collections.ConfigDict:
-  config = dcgan.get_config("paper" if arg in ("paper64", "gpu") else "")
+  # The plain DCGAN (width 64), the model the PyTorch and plain-Flax baselines implement.
+  config = dcgan.get_config("paper") if arg in ("paper64", "gpu") else config_lib.base_config()
   if arg in ("paper64", "gpu"):
     config.data.channels = 3
   elif arg not in ("", "default"):

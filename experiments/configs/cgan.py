@@ -10,14 +10,18 @@
 "smoke", "sngan_smoke": tiny versions for tests.
 --config.model.acgan=True swaps the projection for an ACGAN auxiliary classifier (Odena et al. 2017).
 """
-from experiments.configs import dcgan, sngan
+from experiments.configs import sngan
+from jgan import config as config_lib
 
 
 def get_config(arg: str = ""):
   if arg not in ("", "smoke", "sngan", "sngan_smoke"):
     raise ValueError(f"unknown cgan config variant {arg!r}: use '', 'smoke', 'sngan' or 'sngan_smoke'")
   smoke = "smoke" if arg.endswith("smoke") else ""
-  config = sngan.get_config(smoke) if arg.startswith("sngan") else dcgan.get_config(smoke)
+  if arg.startswith("sngan"):
+    config = sngan.get_config(smoke)
+  else:   # the plain DCGAN (without the unconditional main job's recipe), made conditional
+    config = config_lib.variant(smoke, "cgan", {"smoke": config_lib.smoke}, config_lib.base_config())
   config.model.num_classes = 10
   config.model.acgan = False
   # dcgan: 0 means an embedding of num_classes entries; resnet: conditional BN plus this embedding.

@@ -19,6 +19,7 @@ from jgan.core import rng
 from jgan.data.toy import toy_modes
 from jgan.metrics import modes as modes_lib
 from jgan.tasks import make_task
+from jgan.train import health
 
 # PacGAN (Lin et al. 2018) Table 1: (modes, % high quality) on ring8 and grid25, as quoted by
 # the jgan issue that asked for this benchmark (their reverse KL column is not reproduced here).
@@ -68,9 +69,15 @@ def run(configs: dict, datasets, seeds, print_fn=print) -> dict:
       samples = train_seeds(config, seeds)
       centres, sigma = toy_modes(dataset)
       stats = [modes_lib.mode_stats(s, centres, sigma) for s in samples]
-      summary = results[(recipe, dataset)] = {**modes_lib.summarize(stats), "steps": config.train.num_steps}
+      dropped = [(seed, health.mode_dropping(s, len(centres))) for seed, s in zip(seeds, stats)]
+      dropped = [(seed, found) for seed, found in dropped if found is not None]
+      summary = results[(recipe, dataset)] = {**modes_lib.summarize(stats), "steps": config.train.num_steps,
+                                              "seeds_dropping_modes": len(dropped)}
       print_fn(f"  {recipe:16s} {dataset:7s} {summary['steps']:6d} steps  modes {summary['modes']:5.1f}  "
                f"hq {summary['hq']:5.1f}%  ({time.perf_counter() - start:.0f}s)")
+      for seed, found in dropped:  # the health monitor's mode_dropping finding, per seed
+        print_fn(f"    health: {recipe} on {dataset}, seed {seed}: mode_dropping: "
+                 f"{health.describe('mode_dropping', found)}")
   return results
 
 

@@ -6,27 +6,92 @@ with status 2, never a traceback; Ctrl-C after a checkpoint exits with 130.
 """
 from __future__ import annotations
 
+import errno
+import os
+import re
 import sys
+import traceback
 from typing import Callable
 
 from absl import app, flags, logging
 
 from jgan.core.errors import UserError
 
+# Errors of the machine, not of jgan: a full disk, a read-only or forbidden folder. One line, exit 2.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def describe_os_error(e: OSError) -> str:
+  """`<what failed>: <path>` and, for a full disk, what to do."""
+  what = e.strerror or os.strerror(e.errno or 0)
+  path = f": {e.filename}" if e.filename else ""
+  hint = ""
+  if e.errno in (errno.ENOSPC, errno.EDQUOT):
+    hint = " (free some space and rerun the same command: finished checkpoints and samples are kept)"
+  return f"{what}{path}{hint}"
+
+
+def _reason(e: BaseException) -> str:
+  """One line for an error raised while parsing flags or loading a config file.
+
+  ml_collections puts the whole traceback of a failing get_config() into the message
+  ("...: Error whilst parsing config file:\n\nTraceback ..."): its last line says why.
+  """
+  text = str(e).strip()
+  if not text:
+    return type(e).__name__
+  lines = [line.strip() for line in text.splitlines() if line.strip()]
+  if lines[0].startswith("Configuration is not available because of an earlier failure to load"):
+    return f"cannot load the config file: {lines[-1]}"  # config_flags' deferred error for a missing file
+  if "Traceback (most recent call last)" in text or "Error whilst parsing config file" in lines[0]:
+    head = lines[0].replace("Error whilst parsing config file:", "").strip().rstrip(":")
+    last = re.sub(r"^(ValueError|TypeError): ", "", lines[-1])
+    return f"{head}: {last}" if head else last
+  return lines[0]
+
+
+def _config_load_error(flag_values) -> str | None:
+  """The reason a config file flag could not load its file, or None.
+
+  config_flags defers a missing or unreadable config file: the flag's value is a
+  placeholder that raises on first use, deep inside the run.
+  """
+  for name in flag_values:
+    value = flag_values[name].value
+    if type(value).__name__ == "_ErrorConfig":
+      error = object.__getattribute__(value, "_error")
+      lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+      return f"--{name}: cannot load the config file: " + (lines[-1] if lines else type(error).__name__)
+  return None
+
 
 def _parse_flags(argv):
   try:
-    return flags.FLAGS(argv)
+    remaining = flags.FLAGS(argv)
   except flags.Error as e:
     # absl's message for an unknown --config.x names the field; keep its first line.
-    message = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {_reason(e)}", file=sys.stderr)
     sys.exit(2)
-  except (ValueError, KeyError, AttributeError, TypeError) as e:
+  except (ValueError, KeyError, AttributeError, TypeError, OSError) as e:
     # ml_collections' config_flags raise these while loading/overriding a config.
-    print(f"error: bad --config: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}",
-          file=sys.stderr)
+    problem = _config_load_error(flags.FLAGS)  # an override of a config file that did not load
+    inner = e.args[0] if e.args and isinstance(e.args[0], BaseException) else e
+    if isinstance(inner, KeyError) and inner.args:
+      reason = f"unknown config field {str(inner.args[0]).strip(chr(39) + chr(34))!r}"
+    else:
+      reason = _reason(inner)
+    print(f"error: {problem or f'bad --config: {reason}'}", file=sys.stderr)
     sys.exit(2)
+  except Exception as e:  # noqa: BLE001 - a config file that fails to import (SyntaxError, NameError, ...)
+    where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    at = f" ({where.filename}:{where.lineno})" if where and not isinstance(e, SyntaxError) else ""
+    print(f"error: bad --config: {type(e).__name__}: {_reason(e)}{at}", file=sys.stderr)
+    sys.exit(2)
+  problem = _config_load_error(flags.FLAGS)
+  if problem:
+    print(f"error: {problem}", file=sys.stderr)
+    sys.exit(2)
+  return remaining
 
 
 def maybe_initialize_distributed() -> None:
@@ -48,7 +113,7 @@ def maybe_initialize_distributed() -> None:
 
 
 def run(main: Callable) -> None:
-  from jgan.train.hooks import NonFiniteError
+  from jgan.train.hooks import DivergenceError
   from jgan.train.loop import Interrupted
 
   def wrapped(argv):
@@ -57,7 +122,7 @@ def run(main: Callable) -> None:
     try:
       maybe_initialize_distributed()
       return main(argv)
-    except NonFiniteError as e:
+    except DivergenceError as e:  # non-finite values or a blow-up the run could not recover from
       print(f"error: {e}", file=sys.stderr)
       sys.exit(3)
     except UserError as e:
@@ -69,4 +134,9 @@ def run(main: Callable) -> None:
     except KeyboardInterrupt:
       print("aborted without saving", file=sys.stderr)
       sys.exit(130)
+    except OSError as e:
+      if e.errno not in _ENVIRONMENT_ERRNOS:
+        raise
+      print(f"error: {describe_os_error(e)}", file=sys.stderr)
+      sys.exit(2)
   app.run(wrapped, flags_parser=_parse_flags)

@@ -56,5 +56,17 @@ def save_png(path: str, image: np.ndarray) -> None:
     image = image[..., 0]
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = f"{path}.tmp{os.getpid()}"
-  Image.fromarray(image).save(tmp, format="PNG")
-  os.replace(tmp, path)
+  try:
+    Image.fromarray(image).save(tmp, format="PNG")
+    os.replace(tmp, path)
+  except BaseException:  # a full disk, a kill: the old file stays, the partial one goes
+    remove_quietly(tmp)
+    raise
+
+
+def remove_quietly(path: str) -> None:
+  """Deletes `path` if it exists; never raises (for cleaning up after a failed write)."""
+  try:
+    os.remove(path)
+  except OSError:
+    pass

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from jgan.core.errors import UserError
-from jgan.data import embedded, toy
+from jgan.data import embedded, stacked, toy
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -53,11 +53,41 @@ class Source:
 
 # ---------------------------------------------------------------- image helpers
 
+def to_8bit(image: Image.Image) -> Image.Image:
+  """Images with more than 8 bits per sample -> mode L, scaled (not clipped) to 0..255.
+
+  * `I;16`, `I;16B`, ... (16-bit PNG/TIFF): value / 257, rounded (0 -> 0, 65535 -> 255).
+  * `I` (32-bit signed): Pillow gives this mode to 16-bit samples (older Pillow's 16-bit PNGs,
+    many 16-bit TIFFs), so it is scaled like 16 bits: clipped to 0..65535, then / 257. Values
+    beyond 16 bits, rare in image files, saturate at 255.
+  * `F` (32-bit float): taken as 0..1 when its maximum is <= 1 (x 255), else as 0..255 (clipped);
+    NaN becomes 0.
+  Any other mode is returned as it is.
+  """
+  mode = image.mode
+  if not (mode.startswith("I;16") or mode in ("I", "F")):
+    return image
+  values = np.asarray(image)
+  with np.errstate(invalid="ignore", over="ignore"):
+    if mode == "F":
+      values = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+      if values.size and values.max() <= 1.0:
+        values = values * 255.0
+      scaled = np.clip(np.round(values), 0, 255)
+    else:
+      scaled = np.round(np.clip(values.astype(np.float64), 0, 65535) / 257.0)
+  return Image.fromarray(scaled.astype(np.uint8), "L")
+
+
+_WITH_ALPHA = ("RGBA", "LA", "PA", "La", "RGBa")
+_MAX_RESIZED_PIXELS = 1 << 26
+
+
 def fit_image(image: Image.Image, resolution: int, channels: int) -> np.ndarray:
-  """PIL image -> uint8 (resolution, resolution, channels): channel conversion,
-  resize of the short side to `resolution` (bicubic), centre crop."""
-  if image.mode in ("RGBA", "LA", "P") or image.mode.startswith("I"):
-    image = image.convert("RGBA") if image.mode != "LA" else image
+  """PIL image -> uint8 (resolution, resolution, channels): 8-bit scaling of 16/32-bit images,
+  channel conversion, resize of the short side to `resolution` (bicubic), centre crop."""
+  image = to_8bit(image)
+  if image.mode in _WITH_ALPHA or (image.mode == "P" and "transparency" in image.info):
     # Transparent pixels become white, not black garbage.
     background = Image.new("RGBA", image.size, (255, 255, 255, 255))
     image = Image.alpha_composite(background, image.convert("RGBA"))
@@ -66,12 +96,31 @@ def fit_image(image: Image.Image, resolution: int, channels: int) -> np.ndarray:
   if (width, height) != (resolution, resolution):
     scale = resolution / min(width, height)
     new_size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
-    image = image.resize(new_size, Image.BICUBIC)
     left = (new_size[0] - resolution) // 2
     top = (new_size[1] - resolution) // 2
-    image = image.crop((left, top, left + resolution, top + resolution))
+    if new_size[0] * new_size[1] <= _MAX_RESIZED_PIXELS:
+      image = image.resize(new_size, Image.BICUBIC)
+      image = image.crop((left, top, left + resolution, top + resolution))
+    else:  # a sliver (1 x 10^7 pixels): scale only the centre, not a resized copy of it all
+      box = (left / scale, top / scale, (left + resolution) / scale, (top + resolution) / scale)
+      image = image.resize((resolution, resolution), Image.BICUBIC, box=box)
   array = np.asarray(image, dtype=np.uint8)
   return array[..., None] if channels == 1 else array
+
+
+def decode_image(data: bytes, resolution: int, channels: int, name: str = "<bytes>") -> np.ndarray:
+  """Encoded image bytes (PNG, JPEG, ...) -> uint8 (resolution, resolution, channels), or a UserError
+  naming `name`: whatever the bytes, nothing else is raised."""
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      image.load()
+      return fit_image(image, resolution, channels)
+  except Exception as e:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, struct.error, ...)
+    if isinstance(e, Image.UnidentifiedImageError):
+      reason = "not an image format Pillow knows, or damaged"
+    else:
+      reason = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+    raise UserError(f"cannot decode image {name}: {reason}") from None
 
 
 def fit_array(image: np.ndarray, resolution: int, channels: int) -> np.ndarray:
@@ -162,18 +211,27 @@ def _file_source(path: str, data_config) -> Source:
     raise UserError(f"no images found in {path} (looked for {', '.join(IMAGE_EXTENSIONS)})")
   resolution, channels = data_config.resolution, data_config.channels
 
-  def decode(name: str) -> np.ndarray:
+  def decode(name: str) -> np.ndarray | UserError:
     try:
-      with Image.open(io.BytesIO(files.open_bytes(name))) as image:
-        image.load()
-        return fit_image(image, resolution, channels)
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-      raise UserError(f"cannot decode image {os.path.join(files.where, name)}: {e} (remove or replace it)") from None
+      try:
+        data = files.open_bytes(name)
+      except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as e:  # unreadable file or zip member
+        raise UserError(f"cannot read image {os.path.join(files.where, name)}: {e}") from None
+      return decode_image(data, resolution, channels, os.path.join(files.where, name))
+    except UserError as e:
+      return e
 
   pool = ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1)))
 
   def read(indices: np.ndarray) -> dict:
-    images = list(pool.map(decode, [files.names[i] for i in indices]))
+    names = [files.names[i] for i in indices]
+    images = list(pool.map(decode, names))
+    bad = [name for name, image in zip(names, images) if isinstance(image, UserError)]
+    if bad:
+      first = next(image for image in images if isinstance(image, UserError))
+      others = f"; {len(bad) - 1} more cannot be decoded either: {', '.join(bad[1:6])}" if len(bad) > 1 else ""
+      more = f" and {len(bad) - 6} more" if len(bad) > 6 else ""
+      raise UserError(f"{first}{others}{more} (remove or replace {'them' if len(bad) > 1 else 'it'})")
     return {"x": np.stack(images), "label": files.labels[indices]}
 
   listing = "\n".join(files.names).encode()
@@ -287,6 +345,14 @@ def open_source(data_config, seed: int = 0) -> Source:
     raise UserError("config.data.source is empty: name a dataset, a folder or a .zip")
   if source in toy.TOY_DATASETS:
     return _toy_source(data_config, seed)
+  if source == stacked.NAME:
+    return Source(dtype=np.dtype(np.uint8), **stacked.stacked_dataset(data_config, seed))
   if is_path(source):
     return _file_source(os.path.expanduser(source), data_config)
+  return _tfds_source(data_config)
+
+
+def open_tfds_source(data_config) -> Source:
+  """The tensorflow-datasets dataset `data_config.source` (or the embedded mnist10k), even a name
+  with a '/' (a builder config, e.g. cycle_gan/horse2zebra) that `open_source` would take for a path."""
   return _tfds_source(data_config)

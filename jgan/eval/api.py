@@ -12,6 +12,8 @@ Metric names:
   dc             density, coverage, k = 5
   is             Inception Score, is, is_std (needs class logits; no reference needed)
   class_kl       KL(class histogram of the images || that of the reference), from the extractor's logits
+  confident      fraction of images the extractor's classifier gives >= 0.9 probability, and the rarest /
+                 commonest class share among those (lenet-mnist: is it a clear digit, which digits)
   stacked_mnist  modes, kl over the 1000 Stacked-MNIST modes (28x28x3 images; always lenet-mnist)
 
 Reference features are cached under `<cache>/reference/` (see
@@ -37,9 +39,9 @@ from jgan.metrics import classes, inception_score, precision_recall, stacked_mni
 from jgan.metrics import fid as fid_lib
 from jgan.metrics import kid as kid_lib
 
-METRICS = ("fid", "kid", "pr", "dc", "is", "class_kl", "stacked_mnist")
+METRICS = ("fid", "kid", "pr", "dc", "is", "class_kl", "confident", "stacked_mnist")
 _NEEDS_REFERENCE = {"fid", "kid", "pr", "dc", "class_kl"}
-_NEEDS_LOGITS = {"is", "class_kl"}
+_NEEDS_LOGITS = {"is", "class_kl", "confident"}
 PR_K = 3
 DC_K = 5
 
@@ -104,12 +106,30 @@ def score_features(metrics: Sequence[str], gen: dict, ref: dict | None, seed: in
       scores.update(precision_recall.density_coverage(ref["features"], gen["features"], DC_K))
     elif name == "is":
       scores.update(inception_score.inception_score(gen["logits"], splits=min(10, len(gen["logits"]))))
+    elif name == "confident":
+      scores.update(classes.confident_shares(gen["logits"], num_classes))
     elif name == "class_kl":
       target = classes.class_histogram(_class_ids(ref["logits"]), num_classes)
       # Smooth the reference histogram a little so a class missing from a small reference is not infinite KL.
       target = (target * len(ref["logits"]) + 0.5) / (len(ref["logits"]) + 0.5 * num_classes)
       scores["class_kl"] = classes.class_kl(_class_ids(gen["logits"]), num_classes, target)
   return scores
+
+
+def check_same_shape(gen_images: np.ndarray, ref_images: np.ndarray, images, reference) -> None:
+  """Raises a UserError when the two sets differ in resolution or channels.
+
+  The extractors resize and replicate channels, so mismatched sets still give a number (a FID of
+  hundreds for digits against colour images of the same digits), never a meaningful one.
+  """
+  if gen_images.shape[1:] != ref_images.shape[1:]:
+    def name(spec):
+      return spec if isinstance(spec, str) else "the array"
+    h, w, c = gen_images.shape[1:]
+    rh, rw, rc = ref_images.shape[1:]
+    raise UserError(f"--images {name(images)} are {h}x{w}x{c} but --ref {name(reference)} is {rh}x{rw}x{rc}: "
+                    "score sets of the same resolution and channels (a folder, zip or dataset --ref is read at "
+                    "the size of --images; an .npz is used as it is)")
 
 
 def evaluate(images, reference=None, metrics=("fid",), extractor: str = "inception", weights: str | None = None,
@@ -133,6 +153,15 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
   result: dict = {"scores": {}}
   feature_metrics = [m for m in metrics if m != "stacked_mnist"]
   record = {"metrics": list(metrics), "seed": seed, "num_samples": int(gen_images.shape[0]), "images": gen_identity}
+  ref_images = None
+  if any(m in _NEEDS_REFERENCE for m in feature_metrics):
+    if reference is None:
+      raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_REFERENCE)} need a reference set "
+                      "(--ref=PATH_OR_DATASET)")
+    ref_images, ref_identity = sets.load_images(
+        reference, resolution=resolution or gen_images.shape[1], channels=channels or gen_images.shape[-1],
+        split=reference_split, num=num_reference, seed=seed, data_dir=data_dir, what="--ref")
+    check_same_shape(gen_images, ref_images, images, reference)  # before minutes of feature extraction
   if "stacked_mnist" in metrics:
     lenet = features_lib.get("lenet-mnist")
     result["scores"].update(stacked_mnist.stacked_mnist_metrics(
@@ -143,15 +172,9 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
     if any(m in _NEEDS_LOGITS for m in feature_metrics) and not ex.num_classes:
       raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_LOGITS)} need class logits, which "
                       f"{ex.name} with these weights does not give (inception: use pytorch-fid's .pth)")
-    gen = ex(gen_images, batch_size=batch_size)
     ref = None
-    if any(m in _NEEDS_REFERENCE for m in feature_metrics):
-      if reference is None:
-        raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_REFERENCE)} need a reference set "
-                        "(--ref=PATH_OR_DATASET)")
-      ref_images, ref_identity = sets.load_images(
-          reference, resolution=resolution or gen_images.shape[1], channels=channels or gen_images.shape[-1],
-          split=reference_split, num=num_reference, seed=seed, data_dir=data_dir, what="--ref")
+    gen = ex(gen_images, batch_size=batch_size)
+    if ref_images is not None:
       ref = reference_features(ex, ref_images, ref_identity, cache=cache, batch_size=batch_size)
       record["reference"] = ref_identity
       record["num_reference"] = int(ref_images.shape[0])

@@ -101,6 +101,7 @@ class EvalHook(Hook):
   def _score_names(self) -> list[str]:
     names = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"],
              "dc": ["density", "coverage"], "is": ["is", "is_std"], "class_kl": ["class_kl"],
+             "confident": ["confident", "confident_min_share", "confident_max_share"],
              "stacked_mnist": ["modes", "kl"]}
     return [n for m in self.metrics for n in names[m]]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 
 import ml_collections
 import numpy as np
@@ -36,8 +37,12 @@ def native_shape(spec: str, split: str = "train") -> tuple[int, int]:
     files = sources._list_folder(path, split) if os.path.isdir(path) else sources._list_zip(path, split)
     if not files.names:
       raise UserError(f"no images found in {spec}")
-    with Image.open(io.BytesIO(files.open_bytes(files.names[0]))) as image:
-      return min(image.size), (1 if image.mode in ("L", "I", "I;16", "1") else 3)
+    try:
+      with Image.open(io.BytesIO(files.open_bytes(files.names[0]))) as image:
+        grey = image.mode in ("1", "L", "LA", "La", "I", "F") or image.mode.startswith("I;16")
+        return min(image.size), (1 if grey else 3)
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types for a damaged file
+      raise UserError(f"cannot decode image {os.path.join(str(files.where), files.names[0])}: {e}") from None
   raise UserError(f"cannot tell the image size of {spec!r}: pass --resolution and --channels")
 
 
@@ -52,11 +57,19 @@ def load_images(spec, *, resolution: int = 0, channels: int = 0, split: str = "t
   elif isinstance(spec, str) and spec.lower().endswith(".npz"):
     if not os.path.isfile(spec):
       raise UserError(f"{what} {spec}: no such file")
-    with np.load(spec) as data:
-      if "images" not in data.files:
-        raise UserError(f"{what} {spec} has no `images` array (it has {', '.join(data.files) or 'nothing'}): "
-                        "write uint8 NHWC images under the key `images`")
-      images = data["images"]
+    try:
+      with np.load(spec, allow_pickle=False) as data:
+        if "images" not in data.files:
+          raise UserError(f"{what} {spec} has no `images` array (it has {', '.join(data.files) or 'nothing'}): "
+                          "write uint8 NHWC images under the key `images`")
+        images = data["images"]
+    except UserError:
+      raise
+    except Exception as e:  # noqa: BLE001 - an object (pickled) array, a truncated or foreign file
+      reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+      if "allow_pickle" in reason:
+        reason = "it holds Python objects (a pickled object array), not uint8 images"
+      raise UserError(f"{what} {spec} cannot be read as an .npz of images: {reason}") from None
     identity = {"name": os.path.abspath(spec)}
   elif isinstance(spec, str) and spec:
     if spec in toy.TOY_DATASETS:
@@ -64,6 +77,11 @@ def load_images(spec, *, resolution: int = 0, channels: int = 0, split: str = "t
     if not resolution or not channels:
       native = native_shape(spec, split)
       resolution, channels = resolution or native[0], channels or native[1]
+    elif spec == embedded.NAME or os.path.isdir(os.path.expanduser(spec)) or spec.lower().endswith(".zip"):
+      native = native_shape(spec, split)
+      if native != (resolution, channels):  # say so: converting digits to colour (or back) changes every score
+        print(f"note: {what} {spec} holds {native[0]}px {native[1]}-channel images; reading them at "
+              f"{resolution}x{resolution}x{channels} to match the other set", file=sys.stderr, flush=True)
     source = sources.open_source(_data_config(spec, resolution, channels, split, data_dir), seed)
     indices = np.arange(source.length)
     if num is not None and num < source.length:

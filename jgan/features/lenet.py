@@ -77,6 +77,9 @@ def load_params(path=None) -> tuple[dict, dict]:
   except FileNotFoundError:
     raise UserError(f"lenet-mnist weights {path or WEIGHTS_FILE} are missing: "
                     "run python -m experiments.train_lenet (or reinstall jgan)") from None
+  except Exception as e:  # noqa: BLE001 - an object (pickled) array, a truncated or foreign file
+    raise UserError(f"cannot read lenet-mnist weights {path or WEIGHTS_FILE}: "
+                    f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
   params: dict = {}
   meta = {}
   for name, value in flat.items():

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
+import reprlib
 import struct
 import zipfile
 from typing import Any, BinaryIO
@@ -89,37 +91,85 @@ def _script_class(qualified_name: str):
   return type(qualified_name.rsplit(".", 1)[-1], (ScriptObject,), {"__new__": new})
 
 
+def _is_index(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 class _LazyTensor:
-  """A tensor view on a storage that may not be filled yet (legacy format)."""
+  """A tensor view on a storage that may not be filled yet (legacy format).
+
+  The offset, sizes and strides come from the file: `resolve` checks them (whole numbers,
+  none negative, the furthest element inside the storage) before it builds any view.
+  """
+  __slots__ = ("storage", "offset", "size", "stride")
 
   def __init__(self, storage, offset, size, stride):
-    self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+    self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
 
-  def resolve(self) -> np.ndarray:
-    flat = self.storage.array()
-    if not self.size:
-      return flat[self.offset].copy()
+  def resolve(self, budget: _Budget) -> np.ndarray:
+    storage, offset, size, stride = self.storage, self.offset, self.size, self.stride
+    if not isinstance(storage, _Storage):
+      raise UserError(f"corrupt weights file: a tensor's storage is a {type(storage).__name__}")
+    if not isinstance(size, (tuple, list)) or not isinstance(stride, (tuple, list)) or len(size) != len(stride):
+      raise UserError("corrupt weights file: a tensor's size and stride do not match")
+    if len(size) > 64 or not _is_index(offset) or not all(_is_index(v) for v in (*size, *stride)):
+      raise UserError(f"corrupt weights file: a tensor has a negative or non-integer offset, size or stride "
+                      f"(offset {reprlib.repr(offset)}, size {reprlib.repr(size)}, stride {reprlib.repr(stride)})")
+    flat = storage.array()
+    size = tuple(size)
+    stride = tuple(st if s > 1 else 0 for s, st in zip(size, stride))  # a stride of a length-1 axis is never used
+    numel = math.prod(size)
+    if numel == 0:
+      return np.zeros(size, flat.dtype)
+    # The furthest element the view reads; every index lies in [offset, last] as nothing is negative.
+    last = offset + sum((s - 1) * st for s, st in zip(size, stride))
+    if last >= flat.size:
+      raise UserError(f"corrupt weights file: a tensor of shape {size} (offset {offset}, stride {stride}) reads "
+                      f"past its storage of {flat.size} elements")
+    budget.spend(numel * flat.dtype.itemsize)
     itemsize = flat.dtype.itemsize
-    needed = self.offset + 1 + sum((s - 1) * st for s, st in zip(self.size, self.stride) if s > 0)
-    if any(s == 0 for s in self.size):
-      return np.zeros(self.size, flat.dtype)
-    if needed > flat.size:
-      raise UserError(f"corrupt weights file: a tensor of shape {self.size} reads past its storage")
-    view = np.lib.stride_tricks.as_strided(flat[self.offset:], self.size, [st * itemsize for st in self.stride])
+    window = flat[offset:last + 1]  # exactly the bytes the view may touch
+    view = np.lib.stride_tricks.as_strided(window, size, [st * itemsize for st in stride], writeable=False)
     return np.array(view, order="C")  # a C-contiguous copy that owns its memory
 
 
+class _Budget:
+  """Caps the bytes a file may expand to (views may repeat storage elements: stride 0, overlaps)."""
+
+  def __init__(self, file_bytes: int):
+    self.left = 4 * file_bytes + (64 << 20)
+
+  def spend(self, nbytes: int) -> None:
+    self.left -= nbytes
+    if self.left < 0:
+      raise UserError("corrupt weights file: its tensors expand to far more bytes than the file holds")
+
+
 class _Storage:
+  __slots__ = ("dtype", "numel", "raw")
+
   def __init__(self, dtype, numel: int | None):
     self.dtype, self.numel, self.raw = dtype, numel, None
 
   def array(self) -> np.ndarray:
-    if self.raw is None:
+    if not isinstance(self.raw, (bytes, bytearray)):
       raise UserError("corrupt weights file: a tensor's storage is missing")
     if self.dtype is None:  # bfloat16: the upper half of a float32
+      if len(self.raw) % 2:
+        raise UserError("corrupt weights file: a bfloat16 storage has an odd number of bytes")
       bits = np.frombuffer(self.raw, "<u2").astype(np.uint32) << 16
       return bits.view(np.float32)
-    return np.frombuffer(self.raw, np.dtype(self.dtype).newbyteorder("<")).astype(self.dtype, copy=False)
+    if self.dtype not in _NUMPY_DTYPES:
+      raise UserError(f"corrupt weights file: a storage of unknown type {self.dtype!r}")
+    dtype = np.dtype(self.dtype)
+    if len(self.raw) % dtype.itemsize:
+      raise UserError(f"corrupt weights file: a {dtype} storage of {len(self.raw)} bytes")
+    if dtype == np.bool_:  # any byte but 0 is True (numpy's bools must be 0 or 1)
+      return np.frombuffer(self.raw, np.uint8) != 0
+    return np.frombuffer(self.raw, dtype.newbyteorder("<")).astype(self.dtype, copy=False)
+
+
+_NUMPY_DTYPES = {d for d in (*_STORAGE_DTYPES.values(), *_TORCH_DTYPES.values(), np.uint8) if d is not None}
 
 
 def _rebuild_tensor_v2(storage, offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
@@ -168,8 +218,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
   def find_class(self, module: str, name: str):
     if (module, name) in _ALLOWED:
       return _ALLOWED[(module, name)]
-    if module == "torch" and (name.endswith("Storage") or name in _TORCH_DTYPES):
+    if module == "torch" and (name in _STORAGE_DTYPES or name in _TORCH_DTYPES):
       return _StorageType(name)
+    if module == "torch" and name.endswith("Storage"):
+      raise UserError(f"unsupported tensor type torch.{name} in a weights file")
     if module == "torch.storage" and name in ("UntypedStorage", "_TypedStorage", "TypedStorage"):
       return _StorageType("ByteStorage")
     if module.startswith("__torch__"):
@@ -187,23 +239,57 @@ class _RestrictedUnpickler(pickle.Unpickler):
     return self._load_storage(key, dtype, numel)
 
 
-def _resolve(obj: Any) -> Any:
-  """Replaces every lazy tensor in a loaded tree with a numpy array."""
-  if isinstance(obj, _LazyTensor):
-    return obj.resolve()
-  if isinstance(obj, ScriptObject):
-    obj.attributes = {k: _resolve(v) for k, v in obj.attributes.items()}
+def _resolve(obj: Any, budget: _Budget, memo: dict | None = None) -> Any:
+  """Replaces every lazy tensor in a loaded tree with a numpy array.
+
+  Shared objects are resolved once (a pickle can reference one list from many places:
+  without the memo a few hundred bytes could stand for 2^60 visits); cycles are refused.
+  """
+  memo = {} if memo is None else memo
+  key = id(obj)
+  if key in memo:
+    if memo[key] is _IN_PROGRESS:
+      raise UserError("corrupt weights file: its object tree refers to itself")
+    return memo[key]
+  if isinstance(obj, _Storage):  # a bare storage: its elements, as a 1-D array
+    obj = _LazyTensor(obj, 0, (len(obj.array()),), (1,))
+  elif isinstance(obj, (_StorageType, type)) or callable(obj):
+    raise UserError(f"corrupt weights file: it holds a bare reference to {reprlib.repr(obj)}")
+  if not isinstance(obj, (_LazyTensor, ScriptObject, dict, list, tuple)):
     return obj
-  if isinstance(obj, collections.OrderedDict):
-    return collections.OrderedDict((k, _resolve(v)) for k, v in obj.items())
-  if isinstance(obj, dict):
-    return {k: _resolve(v) for k, v in obj.items()}
-  if isinstance(obj, (list, tuple)):
-    return type(obj)(_resolve(v) for v in obj)
-  return obj
+  memo[key] = _IN_PROGRESS
+  if type(obj) is _LazyTensor:
+    out = _LazyTensor.resolve(obj, budget)
+  elif isinstance(obj, ScriptObject):
+    if not isinstance(obj.attributes, dict):
+      raise UserError("corrupt weights file: a TorchScript object without an attribute dict")
+    obj.attributes = {k: _resolve(v, budget, memo) for k, v in obj.attributes.items()}
+    out = obj
+  elif isinstance(obj, collections.OrderedDict):
+    out = collections.OrderedDict((k, _resolve(v, budget, memo)) for k, v in obj.items())
+  elif isinstance(obj, dict):
+    out = {k: _resolve(v, budget, memo) for k, v in obj.items()}
+  elif isinstance(obj, (list, tuple)):
+    out = [_resolve(v, budget, memo) for v in obj]
+    out = tuple(out) if isinstance(obj, tuple) else out
+  else:
+    out = obj
+  memo[key] = out
+  return out
 
 
-def _load_zip(archive: zipfile.ZipFile) -> Any:
+_IN_PROGRESS = object()
+
+
+def _read_member(archive: zipfile.ZipFile, name: str, file_bytes: int) -> bytes:
+  info = archive.getinfo(name)
+  # torch stores members uncompressed; a member claiming far more bytes than the archive holds is a zip bomb.
+  if info.file_size > 64 * file_bytes + (1 << 20):
+    raise UserError(f"{archive.filename}: {name} claims {info.file_size} bytes, far more than the file holds")
+  return archive.read(info)
+
+
+def _load_zip(archive: zipfile.ZipFile, file_bytes: int) -> Any:
   pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
   if not pickles:
     raise UserError(f"{archive.filename}: a zip without data.pkl is not a PyTorch weights file")
@@ -215,19 +301,24 @@ def _load_zip(archive: zipfile.ZipFile) -> Any:
     if key not in storages:
       storage = _Storage(dtype, numel)
       try:
-        storage.raw = archive.read(f"{root}data/{key}")
+        storage.raw = _read_member(archive, f"{root}data/{key}", file_bytes)
       except KeyError:
         raise UserError(f"{archive.filename}: storage {key} is missing (truncated download?)") from None
+      itemsize = 2 if dtype is None else np.dtype(dtype).itemsize
+      if _is_index(numel) and len(storage.raw) < numel * itemsize:
+        raise UserError(f"{archive.filename}: storage {key} is short ({len(storage.raw)} bytes for {numel} "
+                        "elements; truncated download?)")
       storages[key] = storage
     return storages[key]
 
-  return _resolve(_RestrictedUnpickler(io.BytesIO(archive.read(main)), load_storage).load())
+  tree = _RestrictedUnpickler(io.BytesIO(_read_member(archive, main, file_bytes)), load_storage).load()
+  return _resolve(tree, _Budget(file_bytes))
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
-def _load_legacy(stream: BinaryIO, where: str) -> Any:
+def _load_legacy(stream: BinaryIO, where: str, file_bytes: int) -> Any:
   def safe_load():
     return _RestrictedUnpickler(stream, lambda *a: (_ for _ in ()).throw(
         UnsafeArchiveError("persistent id in a header pickle"))).load()
@@ -236,7 +327,7 @@ def _load_legacy(stream: BinaryIO, where: str) -> Any:
     magic = safe_load()
   except (pickle.UnpicklingError, EOFError, ValueError) as e:
     raise UserError(f"{where} is not a PyTorch weights file ({e})") from None
-  if magic != _LEGACY_MAGIC:
+  if not isinstance(magic, int) or magic != _LEGACY_MAGIC:
     raise UserError(f"{where} is not a PyTorch weights file (bad magic number)")
   safe_load()  # protocol version
   safe_load()  # system info: endianness and type sizes (always little-endian x86/arm in practice)
@@ -249,31 +340,60 @@ def _load_legacy(stream: BinaryIO, where: str) -> Any:
 
   tree = _RestrictedUnpickler(stream, load_storage).load()
   keys = safe_load()
+  if not isinstance(keys, (list, tuple)):
+    raise UserError(f"{where} is corrupt: its list of storages is a {type(keys).__name__}")
   for key in keys:
-    storage = storages[str(key)]
-    (numel,) = struct.unpack("<q", stream.read(8))
+    storage = storages.get(str(key))
+    if storage is None:
+      raise UserError(f"{where} is corrupt: storage {key} is listed but no tensor uses it")
+    header = stream.read(8)
+    if len(header) != 8:
+      raise UserError(f"{where} is truncated (storage {key} is missing)")
+    (numel,) = struct.unpack("<q", header)
     itemsize = 2 if storage.dtype is None else np.dtype(storage.dtype).itemsize
+    left = file_bytes - stream.tell()
+    if numel < 0 or numel * itemsize > left:
+      raise UserError(f"{where} is truncated or corrupt (storage {key} claims {numel} elements, "
+                      f"{left} bytes are left)")
     storage.raw = stream.read(numel * itemsize)
     if len(storage.raw) != numel * itemsize:
       raise UserError(f"{where} is truncated (storage {key} is short)")
-  return _resolve(tree)
+  return _resolve(tree, _Budget(file_bytes))
 
 
 def load(path_or_bytes) -> Any:
   """The object tree of a PyTorch file: numpy arrays for tensors, `ScriptObject`s for TorchScript modules.
 
-  Accepts a path or the file's bytes. Never imports torch, never runs code from the file.
+  Accepts a path or the file's bytes. Never imports torch, never runs code from the file. Whatever
+  the bytes, it returns arrays read from inside the file's storages or raises one `UserError`:
+  every tensor's offset, sizes and strides are checked against its storage before any view.
   """
   where = path_or_bytes if isinstance(path_or_bytes, str) else "<bytes>"
-  stream = open(path_or_bytes, "rb") if isinstance(path_or_bytes, str) else io.BytesIO(path_or_bytes)
-  with stream:
+  if isinstance(path_or_bytes, str):
+    try:
+      with open(path_or_bytes, "rb") as f:
+        data = f.read()
+    except OSError as e:
+      raise UserError(f"cannot read weights file {where}: {e.strerror or e}") from None
+  else:
+    data = bytes(path_or_bytes)
+  stream = io.BytesIO(data)
+  try:
     if zipfile.is_zipfile(stream):
       stream.seek(0)
       with zipfile.ZipFile(stream) as archive:
         archive.filename = where
-        return _load_zip(archive)
+        return _load_zip(archive, len(data))
     stream.seek(0)
-    return _load_legacy(stream, where)
+    return _load_legacy(stream, where, len(data))
+  except UserError:
+    raise
+  except RecursionError:
+    raise UserError(f"{where} is not a usable PyTorch weights file (its objects nest too deeply)") from None
+  except Exception as e:  # noqa: BLE001 - any other failure on these bytes means a damaged or foreign file
+    text = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+    raise UserError(f"{where} is not a readable PyTorch weights file ({type(e).__name__}"
+                    f"{': ' + text if text else ''})") from None
 
 
 def module_tensors(obj: Any, prefix: str = "") -> dict[str, Any]:

@@ -21,6 +21,7 @@ from jgan.data import images as image_lib
 from jgan.tasks import Generative, element_shape, init_state, make_task
 from jgan.train import workdir as workdir_lib
 from jgan.train.checkpoint import Checkpointer, abstract_like
+from jgan.train.hooks import state_is_finite
 
 
 def restore_state(workdir: str, task, config, step: int | None = None):
@@ -58,6 +59,9 @@ class Sampler:
                       "(use python -m experiments.repair for the image-repair runs)")
     state = restore_state(workdir, self.gan, self.config, step)
     self.step = int(state.step)
+    if not state_is_finite(state):
+      raise UserError(f"the checkpoint of step {self.step} in {workdir} holds non-finite weights (the run "
+                      "diverged): pick an earlier one with --step, or retrain with lower learning rates")
     key = rng.named(jax.random.key(self.config.seed), "sampling")
     self.state = jax.jit(self.gan.sampling_state)(state, rng.named(key, "recalibrate"))
     # Only class-conditional GANs take labels (None is static under jit: two traces at most).
@@ -100,6 +104,9 @@ class Sampler:
                                       jax.random.fold_in(noise, i)))
              for i in range(0, num, batch_size)]
     out = np.concatenate(parts)
+    if not np.all(np.isfinite(out)):
+      raise UserError(f"the generator of step {self.step} in {self.workdir} produced non-finite samples: "
+                      "pick another checkpoint with --step, or retrain with lower learning rates")
     return out if len(self.element_shape) == 1 else image_lib.to_uint8(out)
 
 
@@ -107,22 +114,44 @@ def load(workdir: str, step: int | None = None) -> Sampler:
   return Sampler(workdir, step)
 
 
-def write_samples(samples: np.ndarray, out: str) -> None:
-  """`.png`: a grid (or a scatter plot for points); `.npz`: `images` uint8 (N, H, W, C) or `points`."""
+def check_out_path(out: str) -> None:
+  """Raises a UserError unless `out` names a .png or .npz file that can be written (before any sampling)."""
   lower = out.lower()
-  if lower.endswith(".png"):
-    if samples.ndim == 2:
-      grid = image_lib.render_points(samples)
-    else:
-      grid = image_lib.make_grid(samples)
-    image_lib.save_png(out, grid)
-  elif lower.endswith(".npz"):
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    tmp = out + ".tmp.npz"
-    if samples.ndim == 2:
-      np.savez(tmp, points=samples)
-    else:
-      np.savez(tmp, images=samples)
-    os.replace(tmp, out)
-  else:
+  if not (lower.endswith(".png") or lower.endswith(".npz")):
     raise UserError(f"--out={out}: give a file name ending in .png or .npz")
+  if os.path.isdir(out):
+    raise UserError(f"--out={out} is a folder: give a file name ending in .png or .npz")
+  parent = os.path.dirname(os.path.abspath(out))
+  try:
+    os.makedirs(parent, exist_ok=True)
+  except OSError as e:
+    raise UserError(f"--out={out}: cannot create the folder {parent}: {e.strerror or e}") from None
+  if not os.path.isdir(parent):
+    raise UserError(f"--out={out}: {parent} is not a folder")
+  if not os.access(parent, os.W_OK):
+    raise UserError(f"--out={out}: the folder {parent} is not writable")
+
+
+def write_samples(samples: np.ndarray, out: str) -> None:
+  """`.png`: a grid (or a scatter plot for points); `.npz`: `images` uint8 (N, H, W, C) or `points`.
+
+  Written atomically (a temporary file renamed into place); a failure leaves no partial file
+  and raises a one-line UserError.
+  """
+  check_out_path(out)
+  try:
+    if out.lower().endswith(".png"):
+      image_lib.save_png(out, image_lib.render_points(samples) if samples.ndim == 2 else image_lib.make_grid(samples))
+    else:
+      tmp = f"{out}.tmp{os.getpid()}.npz"
+      try:
+        if samples.ndim == 2:
+          np.savez(tmp, points=samples)
+        else:
+          np.savez(tmp, images=samples)
+        os.replace(tmp, out)
+      except BaseException:
+        image_lib.remove_quietly(tmp)
+        raise
+  except OSError as e:
+    raise UserError(f"cannot write {out}: {e.strerror or e}") from None

@@ -3,7 +3,10 @@
 * `class_kl`: KL(predicted class histogram || target distribution), 0 when a
   generator produces classes in the right proportions (uniform by default);
 * `label_accuracy`: how often the classifier agrees with the class the
-  generator was asked for (conditional models).
+  generator was asked for (conditional models);
+* `confident_shares`: the fraction of samples the classifier is sure of, and
+  how those sure samples spread over the classes (a malformed or missing mode
+  shows in both).
 """
 from __future__ import annotations
 
@@ -46,3 +49,21 @@ def label_accuracy(predicted, intended) -> float:
   if predicted.shape != intended.shape or predicted.size == 0:
     raise UserError(f"predicted {predicted.shape} and intended {intended.shape} labels must be equal, non-empty")
   return float(np.mean(predicted == intended))
+
+
+def confident_shares(logits, num_classes: int, threshold: float = 0.9) -> dict:
+  """From classifier logits (N, num_classes): {"confident": fraction of samples whose top softmax
+  probability is >= threshold, "confident_min_share" / "confident_max_share": the rarest and
+  commonest class's share among those samples (0 / 0 when none is confident)}."""
+  logits = np.asarray(logits, np.float64)
+  if logits.ndim != 2 or logits.shape[1] != num_classes or logits.shape[0] == 0:
+    raise UserError(f"expected logits of shape (N, {num_classes}), got {logits.shape}")
+  probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+  probs /= probs.sum(axis=1, keepdims=True)
+  sure = probs.max(axis=1) >= threshold
+  if not sure.any():
+    return {"confident": 0.0, "confident_min_share": 0.0, "confident_max_share": 0.0}
+  shares = class_histogram(probs[sure].argmax(axis=1), num_classes)
+  return {"confident": float(sure.mean()), "confident_min_share": float(shares.min()),
+          "confident_max_share": float(shares.max())}
+

@@ -122,9 +122,6 @@ def _validate_common(config) -> None:
   for name in ("health_every_steps", "health_sample_every_steps", "health_warmup_steps"):
     if not isinstance(log[name], int) or isinstance(log[name], bool) or log[name] < 0:
       raise UserError(f"config.log.{name}={log[name]!r} must be an integer >= 0 (0 = off)")
-  for name in ("health_every_steps", "health_sample_every_steps"):
-    if log[name] % k:
-      raise UserError(f"config.log.{name}={log[name]} is not a multiple of config.train.steps_per_call={k}")
   if t.on_divergence not in ("rollback", "stop"):
     raise UserError(f"config.train.on_divergence={t.on_divergence!r}: use 'rollback' or 'stop'")
   if not 0 < t.rollback_lr_factor < 1:

@@ -14,20 +14,59 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jgan.data import images as image_lib
 
 
-class NonFiniteError(RuntimeError):
-  """A loss or gradient norm became NaN/inf; the run stops before checkpointing that state."""
+class DivergenceError(RuntimeError):
+  """Training diverged (non-finite values, a loss blow-up); raised before that state is checkpointed.
+
+  jgan.train.run rolls back to the last checkpoint or stops (config.train.on_divergence).
+  """
+
+  def __init__(self, what: str, step: int | None = None, kind: str = "blow_up"):
+    super().__init__(what if step is None else f"step {step}: {what}")
+    self.what = what
+    self.step = step
+    self.kind = kind
+
+
+class NonFiniteError(DivergenceError):
+  """A loss, gradient norm or parameter became NaN/inf."""
+
+  def __init__(self, what: str, step: int | None = None, kind: str = "non_finite"):
+    super().__init__(what, step, kind)
 
 
 def check_finite(step: int, values: dict) -> None:
+  """Raises NonFiniteError when a value of `values` is NaN/inf or the step's params_finite flag is 0."""
   bad = sorted(k for k, v in values.items() if not np.isfinite(v))
+  if values.get("params_finite", 1.0) == 0.0:
+    bad.append("the parameters")
   if bad:
-    raise NonFiniteError(f"{', '.join(bad)} became non-finite at step {step}; the checkpoints on disk predate it "
-                         "(lower the learning rates, or use float32 if this was bfloat16)")
+    raise NonFiniteError(f"non-finite values in {', '.join(bad)}", step=step)
+
+
+def all_finite(tree) -> jax.Array:
+  """A bool scalar: every float of `tree` is finite (one reduction per leaf, on the device)."""
+  flags = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(flags)) if flags else jnp.asarray(True)
+
+
+def state_is_finite(state) -> bool:
+  """Whether the networks' parameters, EMA weights and running statistics of `state` are all finite."""
+  return bool(_state_finite(network_weights(state)))
+
+
+def network_weights(state):
+  """The parameters, EMA weights and running statistics of a training state (any other tree: itself)."""
+  found = {name: getattr(state, name) for name in ("params", "ema_params", "batch_stats") if hasattr(state, name)}
+  return found or state
+
+
+_state_finite = jax.jit(all_finite)
 
 
 def is_main_process() -> bool:
@@ -142,11 +181,16 @@ class SampleWriter(Hook):
 
 
 class CheckpointHook(Hook):
+  """Saves the state, never a diverged one: the metrics and the parameters themselves must be finite."""
+
   def __init__(self, every_steps: int, checkpointer):
     self.every_steps = every_steps
     self.checkpointer = checkpointer
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
-    # Never save a diverged state over good checkpoints (metrics are a few scalars).
+    # Never save a diverged state over good checkpoints (metrics are a few scalars; the check of the
+    # weights is one reduction on the device).
     check_finite(step, {k: float(v) for k, v in jax.device_get(metrics).items()})
+    if not state_is_finite(state):
+      raise NonFiniteError("non-finite values in the parameters", step=step)
     self.checkpointer.save(step, state)

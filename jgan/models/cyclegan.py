@@ -1,0 +1,115 @@
+"""CycleGAN's networks (Zhu et al. 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent
+Adversarial Networks", arXiv:1703.10593, appendix 7.2), in Flax.
+
+Generator (after Johnson et al. 2016): c7s1-k, d2k, d4k, N x R4k, u2k, uk, c7s1-C, where c7s1-k is
+a 7x7 stride-1 conv with k filters, dk a 3x3 stride-2 conv, Rk a residual block of two 3x3 convs,
+uk a 3x3 stride-1/2 (fractional-strided) conv; instance norm and ReLU after every conv but the
+last, which ends in tanh; reflection padding at the 7x7 and residual convs. The paper uses k = 64
+and N = 6 blocks for 128x128 images, 9 for 256x256 and above. Fully convolutional: any H, W that
+are multiples of 4.
+
+Discriminator: the 70x70 PatchGAN: C64-C128-C256-C512 then a conv to one channel, Ck = 4x4 conv,
+instance norm (not on C64), LeakyReLU 0.2; C64-C256 have stride 2, C512 and the last conv stride 1
+(as the authors' implementation), padding 1 everywhere. Each output logit sees a 70x70 input patch
+(`receptive_field(PATCH_LAYERS)`).
+
+Instance norm here has no learned scale or shift (PyTorch's InstanceNorm2d default, which the
+authors' code uses) and is computed in float32 whatever the compute dtype. NHWC, images in [-1, 1].
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# (channel multiplier of d_width, kernel, stride, instance norm) of the PatchGAN's conv layers;
+# the last entry is the one-channel output conv (multiplier 0).
+PATCH_LAYERS: tuple[tuple[int, int, int, bool], ...] = (
+    (1, 4, 2, False), (2, 4, 2, True), (4, 4, 2, True), (8, 4, 1, True), (0, 4, 1, False))
+
+
+def receptive_field(layers: Sequence[tuple[int, int]]) -> int:
+  """Input pixels (per side) one output unit sees through conv layers given as (kernel, stride), input first."""
+  field = 1
+  for kernel, stride in reversed(list(layers)):
+    field = (field - 1) * stride + kernel
+  return field
+
+
+def paper_num_blocks(resolution: int) -> int:
+  """Residual blocks of the paper's generator: 6 for images up to 128 px, 9 above."""
+  return 6 if resolution <= 128 else 9
+
+
+def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
+  """Per example and channel: zero mean, unit variance over H and W (computed in float32)."""
+  dtype = x.dtype
+  x = x.astype(jnp.float32)
+  mean = jnp.mean(x, axis=(1, 2), keepdims=True)
+  var = jnp.mean(jnp.square(x - mean), axis=(1, 2), keepdims=True)
+  return ((x - mean) * jax.lax.rsqrt(var + eps)).astype(dtype)
+
+
+def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
+  return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
+
+
+class ResidualBlock(nn.Module):
+  """R_k: reflect-pad, 3x3 conv, IN, ReLU, reflect-pad, 3x3 conv, IN, plus the input."""
+  features: int
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(x, 1))
+    h = nn.relu(instance_norm(h))
+    h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(h, 1))
+    return x + instance_norm(h)
+
+
+class ResnetGenerator(nn.Module):
+  """The CycleGAN generator. __call__(images (B, H, W, C_in)) -> (B, H, W, channels) in [-1, 1]."""
+  channels: int
+  width: int = 64
+  num_blocks: int = 6
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    del train  # no dropout, no running statistics
+    if x.shape[1] % 4 or x.shape[2] % 4:
+      raise ValueError(f"ResnetGenerator needs H and W divisible by 4, got {x.shape[1:3]}")
+    k = self.width
+    h = nn.Conv(k, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(x, 3))                # c7s1-k
+    h = nn.relu(instance_norm(h))
+    for mult in (2, 4):                                                                          # d2k, d4k
+      h = nn.Conv(k * mult, (3, 3), strides=2, padding=((1, 1), (1, 1)), dtype=self.dtype)(h)
+      h = nn.relu(instance_norm(h))
+    for _ in range(self.num_blocks):                                                             # R4k
+      h = ResidualBlock(4 * k, dtype=self.dtype)(h)
+    for mult in (2, 1):                                                                          # u2k, uk
+      h = nn.ConvTranspose(k * mult, (3, 3), strides=(2, 2), padding="SAME", dtype=self.dtype)(h)
+      h = nn.relu(instance_norm(h))
+    h = nn.Conv(self.channels, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(h, 3))    # c7s1-C
+    return jnp.tanh(h.astype(jnp.float32))
+
+
+class PatchGANDiscriminator(nn.Module):
+  """The 70x70 PatchGAN. __call__(images (B, H, W, C)) -> logits (B, h, w, 1), one per 70x70 patch
+  (h = H/8 - 2 for H a multiple of 8; at least 1 for H >= 24)."""
+  width: int = 64
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+    del train
+    h = x
+    for i, (mult, kernel, stride, norm) in enumerate(PATCH_LAYERS):
+      last = i == len(PATCH_LAYERS) - 1
+      h = nn.Conv(1 if last else self.width * mult, (kernel, kernel), strides=stride, padding=((1, 1), (1, 1)),
+                  dtype=self.dtype)(h)
+      if not last:
+        h = nn.leaky_relu(instance_norm(h) if norm else h, 0.2)
+    return h.astype(jnp.float32)

@@ -1,0 +1,297 @@
+"""CycleGAN: the networks, the losses, the image pool, the two-domain data, resume, the loop, translation."""
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from jgan import tasks
+from jgan.core import sharding
+from jgan.core.errors import UserError
+from jgan.data import synthetic, unpaired
+from jgan.data.pipeline import make_feeder
+from jgan.models import cyclegan as nets
+from jgan.tasks import cyclegan
+from jgan.train.checkpoint import Checkpointer, abstract_like
+from tests.conftest import run_module
+
+
+def _config(**train):
+  from experiments.configs import cyclegan as configs
+  config = configs.get_config("smoke")
+  config.log.tensorboard = False
+  for key, value in train.items():
+    config.train[key] = value
+  return config
+
+
+# ---------------------------------------------------------------- networks
+
+def test_patchgan_receptive_field_is_70_computed_from_its_layers():
+  layers = [(kernel, stride) for _, kernel, stride, _ in nets.PATCH_LAYERS]
+  assert nets.receptive_field(layers) == 70
+  assert nets.receptive_field([(3, 1)]) == 3 and nets.receptive_field([(3, 1), (3, 1)]) == 5
+  # The module is built from that list: C64-C128-C256-C512 and a 1-channel head, all 4x4, norm on all but C64.
+  d = nets.PatchGANDiscriminator(width=64)
+  x = jnp.zeros((1, 64, 64, 3))
+  params = jax.eval_shape(lambda: d.init(jax.random.key(0), x))["params"]
+  kernels = [params[f"Conv_{i}"]["kernel"].shape for i in range(len(nets.PATCH_LAYERS))]
+  assert kernels == [(4, 4, 3, 64), (4, 4, 64, 128), (4, 4, 128, 256), (4, 4, 256, 512), (4, 4, 512, 1)]
+  assert [norm for *_, norm in nets.PATCH_LAYERS] == [False, True, True, True, False]
+  # strides 2, 2, 2, 1, 1 with padding 1: a 256 input gives 30x30 patches, as the paper's.
+  out = jax.eval_shape(lambda p: d.apply({"params": p}, jnp.zeros((1, 256, 256, 3))), params)
+  assert out.shape == (1, 30, 30, 1)
+
+
+def test_generator_is_fully_convolutional_with_the_papers_layout():
+  g = nets.ResnetGenerator(channels=3, width=4, num_blocks=2)
+  params = g.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  assert sum(1 for k in params["params"] if k.startswith("ResidualBlock")) == 2
+  out = g.apply(params, jax.random.uniform(jax.random.key(1), (2, 20, 36, 3), minval=-1, maxval=1))
+  assert out.shape == (2, 20, 36, 3) and float(jnp.max(jnp.abs(out))) <= 1.0
+  assert nets.paper_num_blocks(128) == 6 and nets.paper_num_blocks(256) == 9
+
+
+def test_instance_norm_normalises_each_example_and_channel():
+  x = jax.random.normal(jax.random.key(0), (2, 5, 7, 3)) * 4 + 3
+  y = nets.instance_norm(x)
+  np.testing.assert_allclose(np.asarray(jnp.mean(y, axis=(1, 2))), 0, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(jnp.var(y, axis=(1, 2))), 1, atol=1e-3)
+
+
+# ---------------------------------------------------------------- losses
+
+def test_cycle_and_identity_losses_match_a_hand_computation():
+  a = jnp.array([[[[0.0], [1.0]]]])            # (1, 1, 2, 1)
+  rec_a = jnp.array([[[[0.5], [0.0]]]])        # |.| = 0.5, 1.0 -> mean 0.75
+  b = jnp.array([[[[-1.0], [0.25]]]])
+  rec_b = jnp.array([[[[-1.0], [0.75]]]])      # 0, 0.5 -> 0.25
+  assert float(cyclegan.cycle_loss(a, rec_a, b, rec_b)) == pytest.approx(1.0)
+  f_of_a, g_of_b = a + 0.1, b - 0.2
+  assert float(cyclegan.identity_loss(a, f_of_a, b, g_of_b)) == pytest.approx(0.3)
+
+
+def test_the_generator_loss_is_adv_plus_10_cycle_plus_5_identity():
+  config = _config()
+  task = tasks.make_task(config, (32, 32, 3))
+  state = task.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  a = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1, maxval=1)
+  b = jax.random.uniform(jax.random.key(2), (2, 32, 32, 3), minval=-1, maxval=1)
+  _, metrics = jax.jit(task.train_step)(state, {"x": a, "x_b": b}, jax.random.key(3))
+  m = {k: float(v) for k, v in metrics.items()}
+  assert m["g_loss"] == pytest.approx(m["adv_g"] + m["adv_f"] + 10 * m["cycle"] + 5 * m["identity"], rel=1e-5)
+  # by hand: the cycle term of the initial nets, and the LSGAN terms without the registry's 1/2
+  g, f, p = task.generator, task.generator, state.params
+  fake_b, fake_a = g.apply({"params": p["g"]}, a), f.apply({"params": p["f"]}, b)
+  rec_a, rec_b = f.apply({"params": p["f"]}, fake_b), g.apply({"params": p["g"]}, fake_a)
+  by_hand = np.mean(np.abs(np.asarray(rec_a) - np.asarray(a))) + np.mean(np.abs(np.asarray(rec_b) - np.asarray(b)))
+  assert m["cycle"] == pytest.approx(by_hand, rel=1e-4)
+  scores = task.discriminator.apply({"params": p["d_b"]}, fake_b)
+  assert m["adv_g"] == pytest.approx(float(np.mean((np.asarray(scores) - 1) ** 2)), rel=1e-4)
+
+
+# ---------------------------------------------------------------- the image pool
+
+def _images(values):
+  return jnp.asarray(values, jnp.float32).reshape(-1, 1, 1, 1)
+
+
+def test_pool_fills_then_swaps_by_the_papers_rule():
+  pool = cyclegan.pool_init(2, (1, 1, 1))
+  # not full: every image is stored and returned, whatever the draws
+  pool, out = cyclegan.pool_update(pool, _images([1, 2]), jnp.array([[0.0, 0.9], [0.0, 0.9]]))
+  np.testing.assert_array_equal(np.ravel(out), [1, 2])
+  np.testing.assert_array_equal(np.ravel(pool["images"]), [1, 2])
+  assert int(pool["count"]) == 2
+  # full: coin < 0.5 returns stored[floor(u * size)] and stores the new one there; else returns the new one
+  pool, out = cyclegan.pool_update(pool, _images([3, 4, 5]), jnp.array([[0.2, 0.7], [0.9, 0.1], [0.4, 0.7]]))
+  np.testing.assert_array_equal(np.ravel(out), [2, 4, 3])
+  np.testing.assert_array_equal(np.ravel(pool["images"]), [1, 5])
+  assert int(pool["count"]) == 2
+  # size 0: off
+  empty = cyclegan.pool_init(0, (1, 1, 1))
+  assert np.array_equal(np.ravel(cyclegan.pool_query(empty, _images([7]), jax.random.key(0))[1]), [7])
+
+
+def test_pool_query_is_pure_and_returns_old_images_about_half_the_time():
+  pool = {"images": _images(np.arange(50) + 100.0), "count": jnp.asarray(50, jnp.int32)}
+  new = _images(np.arange(400.0))
+  query = jax.jit(cyclegan.pool_query)
+  p1, out1 = query(pool, new, jax.random.key(5))
+  p2, out2 = query(pool, new, jax.random.key(5))
+  np.testing.assert_array_equal(np.asarray(out1), np.asarray(out2))
+  np.testing.assert_array_equal(np.asarray(p1["images"]), np.asarray(p2["images"]))
+  np.testing.assert_array_equal(np.asarray(pool["images"]).ravel(), np.arange(50) + 100.0)  # input untouched
+  old = float(np.mean(np.ravel(out1) != np.arange(400.0)))
+  assert 0.4 < old < 0.6
+  # every returned image was either the new one or in the pool's history
+  history = set(np.arange(50) + 100.0) | set(np.arange(400.0))
+  assert set(np.ravel(out1).tolist()) <= history
+
+
+# ---------------------------------------------------------------- resume
+
+def test_resume_is_bit_exact_with_the_pool_in_the_state(tmp_path):
+  config = _config(pool_size=3)
+  shape = (32, 32, 3)
+  task = tasks.make_task(config, shape)
+  step = jax.jit(task.train_step)
+  batches = [{"x": jax.random.uniform(jax.random.key(10 + i), (4, *shape), minval=-1, maxval=1),
+              "x_b": jax.random.uniform(jax.random.key(20 + i), (4, *shape), minval=-1, maxval=1)} for i in range(4)]
+  state = task.init(jax.random.key(0), jnp.zeros((1, *shape)))
+  for i in range(2):
+    state, _ = step(state, batches[i], jax.random.key(i))
+  assert int(state.pool["a"]["count"]) == 3   # full: the next steps swap
+  checkpointer = Checkpointer(str(tmp_path / "ckpt"), keep=2, use_async=False)
+  checkpointer.save(2, state)
+  restored = checkpointer.restore(2, abstract_like(jax.eval_shape(lambda: state), None))
+  checkpointer.close()
+  assert isinstance(restored, cyclegan.CycleGANState)
+  for i in (2, 3):
+    state, m1 = step(state, batches[i], jax.random.key(i))
+    restored, m2 = step(restored, batches[i], jax.random.key(i))
+  for x, y in zip(jax.tree.leaves((state, m1)), jax.tree.leaves((restored, m2))):
+    x, y = (jax.random.key_data(v) if jnp.issubdtype(v.dtype, jax.dtypes.prng_key) else v for v in (x, y))
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+# ---------------------------------------------------------------- data
+
+def test_builtin_domains_are_deterministic_and_disjoint():
+  a_train, a_test = synthetic.domain_indices("mnist10k_a", "train"), synthetic.domain_indices("mnist10k_a", "test")
+  b_train, b_test = synthetic.domain_indices("mnistm10k_b", "train"), synthetic.domain_indices("mnistm10k_b", "test")
+  everything = np.concatenate([a_train, a_test, b_train, b_test])
+  assert len(np.unique(everything)) == len(everything) == 10000
+  np.testing.assert_array_equal(synthetic.texture(7), synthetic.texture(7))
+  assert not np.array_equal(synthetic.texture(7), synthetic.texture(8))
+  images, labels = synthetic.load_domain("mnistm10k_b", "test")
+  again, _ = synthetic.load_domain("mnistm10k_b", "test")
+  assert images.shape == (1000, 28, 28, 3) and images.dtype == np.uint8
+  np.testing.assert_array_equal(images, again)
+  digits, digit_labels = synthetic.load_domain("mnist10k_a", "test")
+  assert digits.shape == (1000, 28, 28, 1) and labels.min() >= 0 and labels.max() <= 9
+  assert not np.array_equal(labels, digit_labels)  # other digits
+  # the blend is MNIST-M's |texture - digit|
+  np.testing.assert_array_equal(synthetic.blend(np.full((2, 2), 200, np.uint8), np.full((2, 2, 3), 50, np.uint8)),
+                                np.full((2, 2, 3), 150, np.uint8))
+
+
+def test_unpaired_batches_are_independent_and_a_function_of_seed_and_step():
+  config = _config()
+  source = tasks.open_data(config)
+  assert isinstance(source, unpaired.UnpairedSource)
+  assert source.a.name == "mnist10k_a:train" and source.b.name == "mnistm10k_b:train"
+  mesh = sharding.make_mesh(1)
+  root = jax.random.key(config.seed)
+  batches = {}
+  for placement in ("device", "host"):
+    config.data.placement = placement
+    feeder = make_feeder(source, config.data, 4, mesh, config.seed)
+    assert isinstance(feeder, unpaired.UnpairedFeeder)
+    batches[placement] = [feeder.make_batch(feeder.next_feed(s), jnp.asarray(s), root) for s in (0, 1, 1000)]
+    feeder.close()
+  for d, h in zip(batches["device"], batches["host"]):
+    for key in ("x", "x_b", "label"):
+      np.testing.assert_array_equal(np.asarray(d[key]), np.asarray(h[key]))
+  first = batches["device"][0]
+  assert first["x"].shape == first["x_b"].shape == (4, 32, 32, 3)
+  # A's batches are those of a plain feeder on A alone; B's order comes from another seed
+  feeder = unpaired.UnpairedFeeder(source, config.data, 4, mesh, config.seed)
+  plain = make_feeder(source.a, config.data, 4, mesh, config.seed)
+  np.testing.assert_array_equal(feeder.a.indices(1000), plain.indices(1000))
+  assert not np.array_equal(feeder.a.indices(0), feeder.b.indices(0))
+  feeder.close()
+  plain.close()
+
+
+def test_the_fields_mechanism_refuses_what_cyclegan_ignores():
+  config = _config()
+  config.train.ema_decay = 0.999
+  with pytest.raises(UserError, match="config.train.ema_decay=.*has no effect on task 'cyclegan'"):
+    tasks.validate(config)
+  config = _config()
+  config.data.source = "cifar10"
+  with pytest.raises(UserError, match="name the domains with config.data.source_a"):
+    tasks.validate(config)
+  from experiments.configs import dcgan
+  config = dcgan.get_config("smoke")
+  config.data.source_b = "photos/"
+  with pytest.raises(UserError, match="config.data.source_b=.*has no effect on task 'gan'"):
+    tasks.validate(config)
+
+
+def test_constant_then_linear_schedule():
+  from jgan.train import optim
+  schedule = optim.constant_then_linear(2e-4, 0.0, 100)
+  assert float(schedule(0)) == float(schedule(50)) == pytest.approx(2e-4)
+  assert float(schedule(75)) == pytest.approx(1e-4) and float(schedule(100)) == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------- the loop and translation
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+  from jgan.train.run import train
+  workdir = str(tmp_path_factory.mktemp("cyclegan"))
+  config = _config()
+  state = train(config, workdir)
+  return workdir, config, state
+
+
+def test_smoke_run_trains_through_the_loop_and_writes_triples(smoke_run):
+  workdir, config, state = smoke_run
+  assert int(state.step) == config.train.num_steps
+  assert set(state.params) == {"g", "f", "d_a", "d_b"}
+  assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
+  assert int(state.pool["a"]["count"]) == config.train.pool_size
+  grid = np.asarray(Image.open(os.path.join(workdir, "samples", "latest.png")))
+  # 6 examples per domain: 36 images of 32 px, 6 x 6 with a 2-pixel border
+  assert grid.shape == (6 * 34 + 2, 6 * 34 + 2, 3)
+
+
+def test_translate_api_keeps_any_size(smoke_run):
+  from jgan.infer import translate
+  workdir, _, _ = smoke_run
+  model = translate.load(workdir)
+  images = np.random.default_rng(0).integers(0, 256, (2, 30, 13, 3), dtype=np.uint8)
+  for direction in ("a2b", "b2a"):
+    out = model.translate(images, direction)
+    assert out.shape == images.shape and out.dtype == np.uint8
+  assert model.translate(images[:, :1, :1], "a2b").shape == (2, 1, 1, 3)
+  floats = model.translate(images.astype(np.float32) / 127.5 - 1, "a2b")
+  assert floats.dtype == np.float32 and floats.shape == images.shape
+  with pytest.raises(UserError, match="channels"):
+    model.translate(images[..., :1], "a2b")
+  assert translate.pad_amounts(30) == (1, 1) and translate.pad_amounts(3) == (2, 3)
+
+
+def test_translate_cli_writes_images_and_reports_bad_input_in_one_line(smoke_run, tmp_path):
+  workdir, _, _ = smoke_run
+  Image.fromarray(np.random.default_rng(0).integers(0, 256, (22, 30, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+  (tmp_path / "folder").mkdir()
+  Image.fromarray(np.zeros((9, 9), np.uint8)).save(tmp_path / "folder" / "gray.png")
+  (tmp_path / "bad.png").write_bytes(b"not a png")
+  (tmp_path / "gan").mkdir()
+  (tmp_path / "gan" / "config.json").write_text('{"task": "gan"}')
+  done = run_module("experiments.translate", f"--workdir={workdir}", "--direction=b2a",
+                    f"--image={tmp_path / 'in.png'}", f"--out={tmp_path / 'out.png'}")
+  assert done.returncode == 0, done.stderr
+  assert Image.open(tmp_path / "out.png").size == (30, 22)
+  folder = run_module("experiments.translate", f"--workdir={workdir}", f"--images={tmp_path / 'folder'}",
+                      f"--out={tmp_path / 'outs'}")
+  assert folder.returncode == 0, folder.stderr
+  assert Image.open(tmp_path / "outs" / "gray.png").size == (9, 9)
+  cases = {
+      "no such file": [f"--workdir={workdir}", f"--image={tmp_path / 'missing.png'}", f"--out={tmp_path / 'o.png'}"],
+      "cannot read image": [f"--workdir={workdir}", f"--image={tmp_path / 'bad.png'}", f"--out={tmp_path / 'o.png'}"],
+      "use a2b": [f"--workdir={workdir}", "--direction=sideways", f"--image={tmp_path / 'in.png'}",
+                  f"--out={tmp_path / 'o.png'}"],
+      "not a cyclegan one": [f"--workdir={tmp_path / 'gan'}", f"--image={tmp_path / 'in.png'}",
+                             f"--out={tmp_path / 'o.png'}"],
+  }
+  for expected, args in cases.items():
+    result = run_module("experiments.translate", *args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0 and expected in result.stderr and len(lines) == 1, (expected, result.stderr)
