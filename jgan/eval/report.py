@@ -70,22 +70,25 @@ def load_run(workdir: str) -> Run:
   if not os.path.isdir(workdir):
     raise UserError(f"--workdir={workdir} is not a directory")
   metrics_path = os.path.join(workdir, "metrics.jsonl")
-  if not os.path.isfile(metrics_path):
-    raise UserError(f"{workdir} holds no metrics.jsonl: is it a jgan run directory?")
+  if not os.path.isfile(metrics_path) and not os.path.isfile(os.path.join(workdir, "config.json")):
+    raise UserError(f"{workdir} holds no metrics.jsonl or config.json: is it a jgan run directory?")
   points: dict[str, dict[int, float]] = {}
-  with open(metrics_path) as f:
-    for line in f:
-      try:
-        record = json.loads(line)
-      except ValueError:
-        continue  # a line cut short by a kill
-      step = record.get("step")
-      if not isinstance(step, int):
-        continue
-      for key, value in record.items():
-        number = _number(value)
-        if key != "step" and number is not None:
-          points.setdefault(key, {})[step] = number
+  lines = []  # no metrics.jsonl: the run diverged before its first log line
+  if os.path.isfile(metrics_path):
+    with open(metrics_path) as f:
+      lines = f.readlines()
+  for line in lines:
+    try:
+      record = json.loads(line)
+    except ValueError:
+      continue  # a line cut short by a kill
+    step = record.get("step")
+    if not isinstance(step, int):
+      continue
+    for key, value in record.items():
+      number = _number(value)
+      if key != "step" and number is not None:
+        points.setdefault(key, {})[step] = number
   series = {k: (np.array(sorted(v)), np.array([v[s] for s in sorted(v)])) for k, v in points.items()}
   events = []
   health_path = os.path.join(workdir, "health.jsonl")
