@@ -2,6 +2,7 @@
 import os
 import signal
 import sys
+import time
 
 import jax.numpy as jnp
 
@@ -14,4 +15,9 @@ checkpointer.wait()
 # ~400 MB: writing takes far longer than the kill below.
 checkpointer.save(2, {"w": jnp.ones((100_000_000,), jnp.float32), "step": jnp.int32(2)})
 print("saving", flush=True)
+# Kill once the write is under way (its temporary folder exists): on a loaded machine the
+# background thread may not have started writing the moment save() returns.
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline and not any("tmp" in name for name in os.listdir(directory)):
+  time.sleep(0.005)
 os.kill(os.getpid(), signal.SIGKILL)
