@@ -55,6 +55,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgan.tasks.gan import GAN
 from jgan.train import hooks as hooks_lib
 from jgan.train.hooks import DivergenceError, Hook, NonFiniteError
 
@@ -410,7 +411,7 @@ def make_probe(task, config, source) -> Probe | None:
     num_classes = lenet.num_classes if with_logits else 0
   else:
     featurize = lambda images: {"features": _pool_pixels(images)}
-    if getattr(task, "acgan_weight", 0) > 0 and task.num_classes:
+    if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes:
       num_classes = task.num_classes
       classify = _acgan_head(task, num)
   return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify)
@@ -543,7 +544,7 @@ class HealthMonitor(Hook):
             and (step % self.sample_every_steps == 0 or step == last_step))
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
-    sample_now = getattr(self, "_sample_now", None)
+    sample_now = self._sample_now
     self._sample_now = None
     if sample_now is None:  # called without due() (tests)
       sample_now = self._sample_due(step, -1)
