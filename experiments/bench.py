@@ -3,6 +3,12 @@
 Prints images/s and ms/step of jgan's step (data on the device, and fed from the
 host) next to a plain jitted Flax step and the pytorch/examples DCGAN loop,
 all measured in this one process (`pip install -e '.[bench]'` for torch).
+
+Loss semantics: jgan's default step (train.reuse_fake=True) does what the PyTorch
+loop does: one G forward per step, D updated on (real, G(z)), then G updated
+through the same G(z) against the updated D, non-saturating BCE. The
+`jgan/device,fresh-z` row is the other switch setting (G's update on fresh
+latents, a second G forward).
 """
 import jax
 from absl import flags
@@ -31,6 +37,13 @@ def main(argv):
       for placement in b.placements:
         seconds = bench.bench_jgan(config, placement, b.steps, b.warmup)
         rows.append(bench.row(f"jgan/{placement}", batch, precision, config.train.steps_per_call, seconds, device))
+        bench.report(rows[-1:], print_fn=lambda s: print(s.splitlines()[-1], flush=True))
+      if b.fresh_z and config.train.reuse_fake:
+        # The other semantics of G's update: fresh latents and a second forward of G (train.reuse_fake=False).
+        config.train.reuse_fake = False
+        seconds = bench.bench_jgan(config, "device", b.steps, b.warmup)
+        config.train.reuse_fake = True
+        rows.append(bench.row("jgan/device,fresh-z", batch, precision, config.train.steps_per_call, seconds, device))
         bench.report(rows[-1:], print_fn=lambda s: print(s.splitlines()[-1], flush=True))
     if b.plain_flax:
       seconds = bench.bench_plain_flax(d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)

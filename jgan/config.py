@@ -100,7 +100,7 @@ def base_config() -> ml_collections.ConfigDict:
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
       pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
-      reuse_fake=False,                  # G's update reuses the last D update's fake batch and G forward
+      reuse_fake=True,                   # G's update reuses the last D update's fake batch and G forward
                                          # (one G forward per step, as PyTorch's DCGAN loop); False: fresh z
       pretrain_steps=0,                  # repair: reconstruction-only steps before the adversarial term joins
       recon_loss="l1",                   # repair: l1 | l2

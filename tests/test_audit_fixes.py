@@ -170,3 +170,32 @@ def test_reusing_the_d_batch_for_g_equals_backprop_through_a_second_forward():
   expected = optim.apply_gradients(after_d, "g", grads, task.g_optimizer).params["g"]
   for got, want in zip(jax.tree.leaves(reused.params["g"]), jax.tree.leaves(expected)):
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
+
+
+def test_fresh_latents_for_g_equal_backprop_through_a_forward_on_g_latent():
+  """train.reuse_fake=False (the behaviour before reuse became the default): G's update draws its own
+  latents from the step key's "g_latent" split and backpropagates D's verdict through a second forward of G."""
+  from jgan.core import rng
+  from jgan.tasks.state import apply_net
+  config = _config("dcgan")
+  config.train.reuse_fake = False
+  task = tasks.make_task(config, (28, 28, 1))
+  state = task.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
+  key = jax.random.key(5)
+  real = jax.random.uniform(key, (16, 28, 28, 1), jnp.float32, -1.0, 1.0)
+  batch = {"x": real, "label": jnp.zeros((16,), jnp.int32)}
+  stepped, metrics = jax.jit(task.train_step)(state, batch, key)
+
+  after_d, _ = task._d_update(state, real, batch["label"], jax.random.fold_in(rng.named(key, "d_step"), 0))
+  z = task.latents(rng.named(key, "g_latent"), 16)
+  y = task.fake_labels(rng.named(key, "g_labels"), 16)
+
+  def g_loss(g_params):
+    fake, _ = apply_net(task.generator, g_params, after_d.batch_stats["g"], z, train=True)
+    return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key)[0]
+
+  loss, grads = jax.value_and_grad(g_loss)(after_d.params["g"])
+  np.testing.assert_allclose(float(metrics["g_loss"]), float(loss), rtol=1e-5)
+  expected = optim.apply_gradients(after_d, "g", grads, task.g_optimizer).params["g"]
+  for got, want in zip(jax.tree.leaves(stepped.params["g"]), jax.tree.leaves(expected)):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)

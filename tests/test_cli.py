@@ -31,9 +31,13 @@ def _assert_one_line_error(proc, *needles, only_line=False):
 
 def test_smoke_run_then_sample_png_and_npz(tmp_path, tfds_dir):
   workdir = tmp_path / "run"
-  proc = run_module("experiments.dcgan", SMOKE, f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}")
+  cache = tmp_path / "xla"  # a run's own compilation cache (jgan.core.compile_cache), filled as it compiles
+  proc = run_module("experiments.dcgan", SMOKE, f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}",
+                    env={"JGAN_COMPILATION_CACHE": str(cache)})
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "step 6/6" in proc.stdout
+  assert "first step: " in proc.stdout and str(cache) in proc.stdout
+  assert len(list(cache.iterdir())) >= 2  # at least the initialisation and the train step
   for name in ("config.json", "metrics.jsonl", "samples/latest.png", "checkpoints/6"):
     assert (workdir / name).exists(), name
   assert list((workdir / "tensorboard").iterdir())

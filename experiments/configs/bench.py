@@ -27,6 +27,7 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
   config.bench.warmup = 5
   config.bench.torch = True
   config.bench.plain_flax = True
+  config.bench.fresh_z = True    # also time train.reuse_fake=False (a second G forward per step)
   if arg == "gpu":
     config.bench.batch_sizes = (64, 256)
     config.bench.precisions = ("float32", "bfloat16")
@@ -34,6 +35,7 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
     config.bench.steps = 400
     config.bench.warmup = 40
     config.bench.torch = False
+    config.bench.fresh_z = False
     config.train.steps_per_call = 20
     config.train.scan_rolled = True
   return config

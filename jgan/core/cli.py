@@ -15,6 +15,7 @@ from typing import Callable
 
 from absl import app, flags, logging
 
+from jgan.core import compile_cache
 from jgan.core.errors import UserError
 
 # Errors of the machine, not of jgan: a full disk, a read-only or forbidden folder. One line, exit 2.
@@ -121,6 +122,7 @@ def run(main: Callable) -> None:
     logging.set_verbosity(logging.WARNING)
     try:
       maybe_initialize_distributed()
+      compile_cache.enable()  # before the first compilation: a rerun or a resume reads the step back
       return main(argv)
     except DivergenceError as e:  # non-finite values or a blow-up the run could not recover from
       print(f"error: {e}", file=sys.stderr)

@@ -149,6 +149,32 @@ class MetricsLogger(Hook):
                   f"ETA {_format_duration(eta)}")
 
 
+class FirstStepTimer(Hook):
+  """Prints how long the first step of this (possibly resumed) run took: XLA compilation (or reading
+  the step back from the persistent compilation cache, see jgan.core.compile_cache) plus the first
+  batch. Fires once; it waits for that step to finish, which later steps would do anyway."""
+
+  def __init__(self, print_fn: Callable[[str], None] = lambda s: print(s, flush=True)):
+    self.print_fn = print_fn
+    self._start = None
+    self._fired = False
+
+  def start(self, step: int) -> None:
+    self._start, self._fired = time.perf_counter(), False
+
+  def due(self, step: int, last_step: int) -> bool:
+    return not self._fired
+
+  def __call__(self, step: int, state: Any, metrics: dict) -> None:
+    jax.block_until_ready(metrics)
+    self._fired = True
+    if is_main_process() and self._start is not None:
+      cache = jax.config.jax_compilation_cache_dir
+      where = f"compilation cache {cache}" if cache else "no compilation cache"
+      self.print_fn(f"first step: {time.perf_counter() - self._start:.1f} s (compile or cache read, first batch; "
+                    f"{where})")
+
+
 class SampleWriter(Hook):
   """Writes a PNG grid (and a TensorBoard image) of G's samples from a fixed latent batch.
 

