@@ -23,6 +23,8 @@ ASSETS = (
     ("mathjax", "static/mathjax/es5/tex-chtml.js", "vendor/mathjax/tex-chtml.js"),
     # tex-chtml.js finds its fonts relative to its own URL.
     ("mathjax", "static/mathjax/es5/output/chtml/fonts/woff-v2", "vendor/mathjax/output/chtml/fonts/woff-v2"),
+    # TeX packages that tex-chtml.js autoloads when a page uses one of their macros.
+    ("mathjax", "static/mathjax/es5/input/tex/extensions", "vendor/mathjax/input/tex/extensions"),
     ("mermaidx", "assets/mermaid.js", "vendor/mermaid/mermaid.min.js"),
 )
 

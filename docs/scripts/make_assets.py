@@ -45,8 +45,10 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...], int]] = {
     "stylegan": ("stylegan", "smoke", (), 0),
     "inpaint": ("inpaint", "smoke", (), 0),
     "srgan": ("srgan", "smoke", (), 0),
-    # The troubleshooting page's example: the plain minimax loss on the 8-Gaussian ring, no EMA.
+    # The troubleshooting page's examples: the plain minimax loss on the 8-Gaussian ring, no EMA.
     "toy_ring8_minimax": ("toy2d", "", ("--config.train.loss=minimax", "--config.train.ema_decay=0"), 3000),
+    # ... and the same run with toy2d.py's own settings (non-saturating loss, EMA of G), for comparison.
+    "toy_ring8_nonsat": ("toy2d", "", (), 3000),
 }
 
 # Metrics shown in the table, in this order, when the run logged them.

@@ -28,7 +28,7 @@ def curves(num: int = 400):
   d_fake = jax.nn.sigmoid(logits)
   out = {}
   for name, fn in (("minimax", losses.g_minimax), ("non_saturating", losses.g_non_saturating)):
-    one = lambda l, fn=fn: fn(l[None])   # one example: the loss's batch mean is that example's value
+    one = lambda logit, fn=fn: fn(logit[None])   # one example: the loss's batch mean is that example's value
     out[name] = (jax.vmap(one)(logits), jax.vmap(jax.grad(one))(logits))
   return d_fake, out
 
