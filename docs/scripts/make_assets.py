@@ -45,14 +45,13 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...], int]] = {
     "stylegan": ("stylegan", "smoke", (), 0),
     "inpaint": ("inpaint", "smoke", (), 0),
     "srgan": ("srgan", "smoke", (), 0),
-    # The troubleshooting page's examples: the plain minimax loss on the 8-Gaussian ring, no EMA.
+    # The troubleshooting page's example: the plain minimax loss on the 8-Gaussian ring, no EMA.
     "toy_ring8_minimax": ("toy2d", "", ("--config.train.loss=minimax", "--config.train.ema_decay=0"), 3000),
-    # ... and the same run with toy2d.py's own settings (non-saturating loss, EMA of G), for comparison.
-    "toy_ring8_nonsat": ("toy2d", "", (), 3000),
 }
 
 # Metrics shown in the table, in this order, when the run logged them.
-SHOWN = ("d_loss", "g_loss", "d_real", "d_fake", "recon_loss", "psnr", "d_grad_norm", "g_grad_norm")
+SHOWN = ("d_loss", "g_loss", "d_real", "d_fake", "recon", "adv", "features", "psnr", "d_grad_norm", "g_grad_norm",
+         "health/diversity", "health/duplicates", "health/class_kl", "health/modes", "health/hq")
 
 
 def command(name: str, steps: int, workdir: str) -> list[str]:
@@ -110,12 +109,15 @@ def describe(name: str, workdir: str) -> str:
       cmd = f.read().strip()
   else:
     cmd = f"python -m experiments.{module} --workdir={workdir}"
-  t = config["train"]
+  t, m = config["train"], config["model"]
+  if m["name"] == "mlp":
+    sizes = f"G hidden {tuple(m['g_hidden'])}, D hidden {tuple(m['d_hidden'])}"
+  else:
+    sizes = f"G width {m['g_width']}, D width {m['d_width']}"
   lines = [
       "```bash", cmd, "```", "",
       f"Run: {last.get('step', 0)} of {t['num_steps']} generator steps, batch {t['batch_size']}, "
-      f"model `{config['model']['name']}` (G width {config['model']['g_width']}, D width "
-      f"{config['model']['d_width']}), loss `{t['loss']}`, seed {config['seed']}.", "",
+      f"model `{m['name']}` ({sizes}), loss `{t['loss']}`, seed {config['seed']}.", "",
   ]
   rows = [(key, last[key]) for key in SHOWN if key in last]
   if rows:
