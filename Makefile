@@ -25,7 +25,7 @@ bench-repair:
 	$(PYTHON) -m experiments.bench_repair --workdir=runs/bench_repair
 
 lint:
-	$(PYTHON) -m ruff check jgan experiments tests
+	$(PYTHON) -m ruff check jgan experiments tests docs
 
 bench-toy:
 	$(PYTHON) -m experiments.toy2d

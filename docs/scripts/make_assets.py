@@ -47,6 +47,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...], int]] = {
     "srgan": ("srgan", "smoke", (), 0),
     # The troubleshooting page's example: the plain minimax loss on the 8-Gaussian ring, no EMA.
     "toy_ring8_minimax": ("toy2d", "", ("--config.train.loss=minimax", "--config.train.ema_decay=0"), 3000),
+    "toy_grid25_minimax": ("toy2d", "", ("--config.data.source=grid25", "--config.train.loss=minimax",
+                                          "--config.train.ema_decay=0"), 1500),
 }
 
 # Metrics shown in the table, in this order, when the run logged them.
