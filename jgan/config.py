@@ -44,6 +44,9 @@ def base_config() -> ml_collections.ConfigDict:
       source_a="mnist10k_a",             # cyclegan: domain A: mnist10k_a | mnistm10k_b (built in) | folder | .zip |
                                          # tfds name, each optionally NAME:SPLIT (cycle_gan/horse2zebra:trainA)
       source_b="mnistm10k_b",            # cyclegan: domain B, named like source_a (jgan.data.unpaired)
+      style_root="../shared/data/cifar10-jpeg.zip",  # cyclegan: CIFAR-10 JPEGs (zip or folder with train/, test/)
+                                         # of the built-in cifar_photo_a / cifar_styled_b domains (jgan.data.stylise)
+      domain_limit=0,                    # cyclegan built-in style domains: images per domain kept (0 = all)
   )
 
   config.model = _section(
