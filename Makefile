@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked
+.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked bench-translate
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -32,3 +32,10 @@ bench-toy:
 
 bench-stacked:
 	$(PYTHON) -m experiments.bench_stacked --workdir=runs/bench_stacked --seeds=3
+
+# CycleGAN where the truth is known (issue 14): digits (classifier on G(A)) and photo -> stylised photo
+# (PSNR/SSIM against stylise(x)), 3 seeds each, then the training speed of jgan's step beside PyTorch's.
+bench-translate:
+	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3
+	$(PYTHON) -m experiments.bench_style --workdir=runs/bench_style --seeds=3
+	$(PYTHON) -m experiments.bench_cyclegan_speed
