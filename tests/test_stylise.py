@@ -136,3 +136,6 @@ def test_style_smoke_config_trains_and_is_scored(tmp_path, capsys):
   assert set(rows) == {"identity", "histogram", "CycleGAN G(x)", "paired L1"}
   assert all(math.isfinite(r["psnr"]) and -1 <= r["ssim"] <= 1 for r in rows.values())
   assert "paired L1" in capsys.readouterr().out
+  references = bench_style.score_references(config, seed=1, num_test=4, num_reference=8, paired_steps=2)
+  assert set(references) == {"identity", "histogram", "paired L1"}
+  assert references["identity"] == rows["identity"] and references["histogram"] == rows["histogram"]

@@ -131,7 +131,8 @@ def _cyclegan(m, element_shape, dtype):
   for name in ("g_width", "d_width"):
     _check(isinstance(m[name], int) and m[name] > 0, f"config.model.{name}={m[name]!r} must be a positive integer")
   g = ResnetGenerator(channels=element_shape[-1], width=m.g_width, num_blocks=m.num_blocks, dtype=dtype)
-  _check(isinstance(m.d_instance_norm, bool), f"config.model.d_instance_norm={m.d_instance_norm!r} must be True or False")
+  _check(isinstance(m.d_instance_norm, bool),
+         f"config.model.d_instance_norm={m.d_instance_norm!r} must be True or False")
   return g, PatchGANDiscriminator(width=m.d_width, norm=m.d_instance_norm, dtype=dtype)
 
 
