@@ -1,6 +1,7 @@
 PYTHON ?= python
 
-.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked docs docs-assets
+.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked docs docs-assets \
+	bench-translate bench-startup
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -20,6 +21,10 @@ sample:
 
 bench:
 	$(PYTHON) -m experiments.bench
+
+# Seconds to the first step of the main job: no compilation cache, cold, warm, and resumes.
+bench-startup:
+	$(PYTHON) -m experiments.bench_startup
 
 bench-repair:
 	$(PYTHON) -m experiments.bench_repair --workdir=runs/bench_repair
@@ -43,3 +48,10 @@ docs-assets:
 	$(PYTHON) -m docs.scripts.plot_gradients
 	$(PYTHON) -m docs.scripts.plot_fid_vs_n
 	$(PYTHON) -m docs.scripts.make_assets --train --steps=200 --runs=runs/docs
+
+# CycleGAN where the truth is known (issue 14): digits (classifier on G(A)) and photo -> stylised photo
+# (PSNR/SSIM against stylise(x)), 3 seeds each, then the training speed of jgan's step beside PyTorch's.
+bench-translate:
+	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3
+	$(PYTHON) -m experiments.bench_style --workdir=runs/bench_style --seeds=3
+	$(PYTHON) -m experiments.bench_cyclegan_speed

@@ -44,6 +44,9 @@ def base_config() -> ml_collections.ConfigDict:
       source_a="mnist10k_a",             # cyclegan: domain A: mnist10k_a | mnistm10k_b (built in) | folder | .zip |
                                          # tfds name, each optionally NAME:SPLIT (cycle_gan/horse2zebra:trainA)
       source_b="mnistm10k_b",            # cyclegan: domain B, named like source_a (jgan.data.unpaired)
+      style_root="../shared/data/cifar10-jpeg.zip",  # cyclegan: CIFAR-10 JPEGs (zip or folder with train/, test/)
+                                         # of the built-in cifar_photo_a / cifar_styled_b domains (jgan.data.stylise)
+      domain_limit=0,                    # cyclegan built-in style domains: images per domain kept (0 = all)
   )
 
   config.model = _section(
@@ -54,6 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
       d_width=64,                        # conv D: channels of the first block
       max_mult=8,                        # conv nets: channel multiplier cap (width * 2^k <= width * max_mult)
       d_batch_norm=True,                 # dcgan D: BatchNorm after every conv but the first
+      d_instance_norm=True,              # cyclegan D: instance norm on C128-C512, as the paper; False = none
       g_hidden=(256, 512),               # mlp G: hidden sizes
       d_hidden=(512, 256),               # mlp D: hidden sizes; bigan: the joint D's hidden size (first entry)
       spectral_norm=False,               # resnet D: spectral norm on every layer (Miyato et al. 2018)

@@ -45,6 +45,20 @@ def test_patchgan_receptive_field_is_70_computed_from_its_layers():
   assert out.shape == (1, 30, 30, 1)
 
 
+def test_patchgan_without_instance_norm_has_the_same_weights_and_sees_amplitude():
+  x = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-0.5, maxval=0.5)
+  with_norm, without = nets.PatchGANDiscriminator(width=4), nets.PatchGANDiscriminator(width=4, norm=False)
+  params = with_norm.init(jax.random.key(0), x)
+  assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, without.init(jax.random.key(0), x))
+  # With zero biases the normed D gives the same scores for x and 2x (it judges patterns, not their strength);
+  # without norm it sees the difference.
+  unbiased = jax.tree_util.tree_map_with_path(
+      lambda path, w: jnp.zeros_like(w) if path[-1].key == "bias" else w, params)
+  np.testing.assert_allclose(with_norm.apply(unbiased, x), with_norm.apply(unbiased, 2 * x), rtol=1e-3, atol=1e-4)
+  assert not np.allclose(without.apply(unbiased, x), without.apply(unbiased, 2 * x))
+  assert not np.allclose(without.apply(params, x), with_norm.apply(params, x))
+
+
 def test_generator_is_fully_convolutional_with_the_papers_layout():
   g = nets.ResnetGenerator(channels=3, width=4, num_blocks=2)
   params = g.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))

@@ -12,6 +12,11 @@ Variants (the text after ':'):
                 digits made from the other half (`jgan.data.synthetic`); 32x32 RGB, narrow nets and 3
                 residual blocks, sized to train something recognisable in about 10 minutes on a CPU.
   "smoke"       tiny nets, a few steps (tests).
+  "style"       photo -> stylised photo with a known answer (issue 14, task 2): domain A = CIFAR-10 photos
+                (half of train), domain B = the other half through `jgan.data.stylise.stylise`, read from
+                config.data.style_root (a zip or folder of CIFAR-10 JPEGs); 32 px, the default's nets.
+                Scored by experiments.bench_style.
+  "style_smoke" "style" with the smoke variant's sizes and 64 images per domain (tests).
   "horse2zebra" the paper's setting (sec. 7.1): 256 px, width 64, 9 blocks, batch 1, 200 epochs of
                 the 1067 horses (100 at lr 2e-4, then linear decay to 0); tfds downloads the data once.
 Every variant: LSGAN, cycle weight 10, identity weight 0.5 x 10, pools of 50 images, Adam with b1 = 0.5
@@ -46,7 +51,8 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.log.sample_every_steps = 100
   config.log.checkpoint_every_steps = 100
   config.log.num_samples = 24          # 24 examples per domain: a 12x12 grid of triples
-  return config_lib.variant(arg, "cyclegan", {"smoke": _smoke, "horse2zebra": _horse2zebra}, config)
+  variants = {"smoke": _smoke, "style": _style, "style_smoke": _style_smoke, "horse2zebra": _horse2zebra}
+  return config_lib.variant(arg, "cyclegan", variants, config)
 
 
 def _smoke(config) -> None:
@@ -57,6 +63,17 @@ def _smoke(config) -> None:
   config.train.batch_size = 4
   config.train.pool_size = 6           # fills within the smoke run, so the swap rule runs too
   config.log.num_samples = 6
+
+
+def _style(config) -> None:
+  from jgan.data import stylise
+  config.data.source_a, config.data.source_b = stylise.DOMAINS
+
+
+def _style_smoke(config) -> None:
+  _style(config)
+  _smoke(config)
+  config.data.domain_limit = 64        # decoding and stylising 25,000 JPEGs per domain is minutes on a CPU
 
 
 def _horse2zebra(config) -> None:

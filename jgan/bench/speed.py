@@ -223,7 +223,7 @@ def report(rows: list[dict], print_fn=print) -> None:
   print_fn(f"{'row':<14}{'batch':>6}{'precision':>10}{'k':>4}{'ms/step':>10}{'images/s':>11}")
   for r in rows:
     print_fn(f"{r['row']:<14}{r['batch']:>6}{r['precision']:>10}{r['steps_per_call']:>4}"
-             f"{r['ms_per_step']:>10.1f}{r['images_per_s']:>11.0f}")
+             f"{r['ms_per_step']:>10.1f}{r['images_per_s']:>11.{0 if r['images_per_s'] >= 100 else 1}f}")
 
 
 def row(name: str, batch: int, precision: str, k: int, seconds: float, device: str) -> dict:

@@ -6,6 +6,8 @@
 A domain is named by one string:
   * `mnist10k_a` / `mnistm10k_b`, the built-in digit domains (`jgan.data.synthetic`), optionally
     `NAME:SPLIT` with SPLIT train | test | all (default: config.data.split);
+  * `cifar_photo_a` / `cifar_styled_b`, CIFAR-10 photos and stylised photos read from
+    config.data.style_root (`jgan.data.stylise`), optionally `NAME:SPLIT` with SPLIT train | test;
   * a folder or a .zip of images (its `config.data.split` subfolder when present);
   * a tensorflow-datasets name, optionally `NAME:SPLIT`, e.g. `cycle_gan/horse2zebra:trainA`.
 Both domains are read at config.data.resolution and config.data.channels.
@@ -24,6 +26,7 @@ the device puts both on the host), so a step's input has one kind.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import types
 import zlib
@@ -33,10 +36,11 @@ import jax
 import numpy as np
 
 from jgan.core.errors import UserError
-from jgan.data import pipeline, sources, synthetic
+from jgan.data import pipeline, sources, stylise, synthetic
 
 
-def _data_like(data_config, **changes):
+def data_like(data_config, **changes):
+  """A copy of config.data (a ConfigDict or namespace) with `changes`, as a namespace."""
   fields = {k: data_config[k] for k in data_config.keys()} if hasattr(data_config, "keys") else vars(data_config)
   return types.SimpleNamespace(**{**fields, **changes})
 
@@ -57,6 +61,27 @@ def _builtin_source(name: str, split: str, data_config) -> sources.Source:
                         fingerprint=synthetic.fingerprint(name, split))
 
 
+def _style_source(name: str, split: str, data_config) -> sources.Source:
+  if split not in stylise.SPLITS:
+    raise UserError(f"built-in domain {name!r} has no split {split!r}: use {name}:train or {name}:test")
+  if data_config.channels != 3:
+    raise UserError(f"built-in domain {name!r} is RGB: set config.data.channels=3 (got {data_config.channels})")
+  limit = data_config.domain_limit
+  if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+    raise UserError(f"config.data.domain_limit={limit!r} must be an integer >= 0 (0 = the whole domain)")
+  photos = sources.open_source(data_like(data_config, source=data_config.style_root, split=split))
+  indices = stylise.domain_indices(name, split, photos.length, limit)
+  styled = name == stylise.DOMAINS[1]
+
+  def read(which: np.ndarray) -> dict:
+    records = photos.read(indices[np.asarray(which)])
+    return {"x": stylise.stylise(records["x"]) if styled else records["x"], "label": records["label"]}
+  text = f"{name}:{split}:{limit}:{photos.fingerprint}:{stylise.PERMUTATION_SEED}"
+  return sources.Source(name=f"{name}:{split}", length=len(indices), element_shape=photos.element_shape,
+                        dtype=np.dtype(np.uint8), num_classes=photos.num_classes, read=read,
+                        fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16])
+
+
 def open_domain(spec: str, data_config, which: str = "config.data.source_a") -> sources.Source:
   """The Source named by `spec` (see the module docstring); `which` names the field in errors."""
   spec = str(spec)
@@ -66,10 +91,12 @@ def open_domain(spec: str, data_config, which: str = "config.data.source_a") -> 
   name, _, split = spec.partition(":")
   if name in synthetic.DOMAINS:
     return _builtin_source(name, split or data_config.split, data_config)
+  if name in stylise.DOMAINS:
+    return _style_source(name, split or data_config.split, data_config)
   path = os.path.expanduser(spec)
   if os.path.exists(path) or spec.startswith(("/", ".", "~")) or spec.lower().endswith(".zip"):
-    return sources.open_source(_data_like(data_config, source=spec))
-  return sources.open_tfds_source(_data_like(data_config, source=name, split=split or data_config.split))
+    return sources.open_source(data_like(data_config, source=spec))
+  return sources.open_tfds_source(data_like(data_config, source=name, split=split or data_config.split))
 
 
 def domain_seed(seed: int) -> int:

@@ -13,6 +13,11 @@ instance norm (not on C64), LeakyReLU 0.2; C64-C256 have stride 2, C512 and the 
 (as the authors' implementation), padding 1 everywhere. Each output logit sees a 70x70 input patch
 (`receptive_field(PATCH_LAYERS)`).
 
+`PatchGANDiscriminator(norm=False)` drops its instance norms (config.model.d_instance_norm=False). Instance
+norm removes each feature map's per-image mean and scale: with zero biases (conv and LeakyReLU are positively
+homogeneous) D's output is exactly the same for x and 2x, so it judges patterns, not their strength; at
+32 px the maps it normalises are only 8x8, 4x4 and 3x3 pixels.
+
 Instance norm here has no learned scale or shift (PyTorch's InstanceNorm2d default, which the
 authors' code uses) and is computed in float32 whatever the compute dtype. NHWC, images in [-1, 1].
 """
@@ -98,8 +103,9 @@ class ResnetGenerator(nn.Module):
 
 class PatchGANDiscriminator(nn.Module):
   """The 70x70 PatchGAN. __call__(images (B, H, W, C)) -> logits (B, h, w, 1), one per 70x70 patch
-  (h = H/8 - 2 for H a multiple of 8; at least 1 for H >= 24)."""
+  (h = H/8 - 2 for H a multiple of 8; at least 1 for H >= 24). norm=False: no instance norm anywhere."""
   width: int = 64
+  norm: bool = True
   dtype: Any = None
 
   @nn.compact
@@ -111,5 +117,5 @@ class PatchGANDiscriminator(nn.Module):
       h = nn.Conv(1 if last else self.width * mult, (kernel, kernel), strides=stride, padding=((1, 1), (1, 1)),
                   dtype=self.dtype)(h)
       if not last:
-        h = nn.leaky_relu(instance_norm(h) if norm else h, 0.2)
+        h = nn.leaky_relu(instance_norm(h) if norm and self.norm else h, 0.2)
     return h.astype(jnp.float32)

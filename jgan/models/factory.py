@@ -131,7 +131,9 @@ def _cyclegan(m, element_shape, dtype):
   for name in ("g_width", "d_width"):
     _check(isinstance(m[name], int) and m[name] > 0, f"config.model.{name}={m[name]!r} must be a positive integer")
   g = ResnetGenerator(channels=element_shape[-1], width=m.g_width, num_blocks=m.num_blocks, dtype=dtype)
-  return g, PatchGANDiscriminator(width=m.d_width, dtype=dtype)
+  _check(isinstance(m.d_instance_norm, bool),
+         f"config.model.d_instance_norm={m.d_instance_norm!r} must be True or False")
+  return g, PatchGANDiscriminator(width=m.d_width, norm=m.d_instance_norm, dtype=dtype)
 
 
 CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan"})
@@ -146,7 +148,8 @@ MODELS: dict[str, ModelSpec] = {
     "gated_inpaint": ModelSpec(_gated_inpaint, frozenset({"model.g_width", "model.d_width", "model.dilations"})),
     "srresnet": ModelSpec(_srresnet, frozenset({"model.g_width", "model.d_width", "model.scale", "model.num_blocks",
                                                 "model.bicubic_skip", "model.vgg_weights", "model.vgg_layer"})),
-    "cyclegan": ModelSpec(_cyclegan, frozenset({"model.g_width", "model.d_width", "model.num_blocks"})),
+    "cyclegan": ModelSpec(_cyclegan, frozenset({"model.g_width", "model.d_width", "model.num_blocks",
+                                                "model.d_instance_norm"})),
 }
 
 

@@ -281,7 +281,7 @@ def preview_count(num: int) -> int:
 FIELDS = frozenset({
     "train.loss", "train.label_smoothing", "train.optimizer", "train.g_lr", "train.d_lr", "train.b1", "train.b2",
     "train.lr_schedule", "train.lr_final", "train.cycle_weight", "train.identity_weight", "train.pool_size",
-    "data.source_a", "data.source_b"})
+    "data.source_a", "data.source_b", "data.style_root", "data.domain_limit"})
 
 
 def validate(config) -> None:
