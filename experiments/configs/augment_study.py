@@ -1,0 +1,45 @@
+"""The GANs-as-data-augmentation study (jgan.eval.augmentation): its protocols and its CPU budget.
+
+""      : sized for 2 CPU cores: every GAN 600 steps at width 32 (SNGAN ResNet width 16), batch 64; LeNets
+          500 steps of 128, 3 seeds per row. 11 GANs, 90 LeNets; the wall time is in the README.
+"smoke" : the whole study in seconds (tests): 6-step GANs at width 8, 3-step LeNets, 2 seeds, small sets.
+"""
+import ml_collections
+
+
+def get_config(arg: str = ""):
+  if arg not in ("", "smoke"):
+    raise ValueError(f"unknown augment_study config variant {arg!r}: use '' or 'smoke'")
+  config = ml_collections.ConfigDict()
+  config.seed = 0                            # GAN seeds, the synthetic draws; LeNet seeds are seed * 1000 + i
+  config.smoke = False                       # GANs from the families' smoke configs (tests)
+  config.data_dir = ""                       # tfds data dir ("" = tfds's default)
+  config.protocols = "cas,few_labels,data_efficient,translated"
+  config.families = "cgan,cgan_sngan,acgan"  # conditional families of the CAS protocol
+  config.family = "cgan"                     # the conditional GAN of the few-label and data-efficient protocols
+  config.gan = ml_collections.ConfigDict(dict(
+      num_steps=600,                         # generator updates of every GAN
+      batch_size=64,
+      width=32,                              # g_width = d_width of the DCGAN-type families; 0 = the config's
+      sngan_width=16,                        # the same for cgan_sngan's ResNets
+  ))
+  config.classifier = ml_collections.ConfigDict(dict(
+      num_steps=500,                         # LeNet updates, the same for every row (about 7 epochs of the pool)
+      batch_size=128,
+      seeds=3,                               # LeNets per row: the mean and 95% CI are over these
+  ))
+  config.few_labels = (100, 500, 1000)       # labelled real digits (pool:N, balanced)
+  config.num_synth = 9000                    # synthetic digits drawn from each few-label GAN
+  config.synth_ratio = 0.5                   # fraction of synthetic examples in the few-label mixture
+  config.fractions = (0.1, 0.25, 1.0)        # data-efficient protocol: fraction of the pool the GAN sees
+  config.diffaugment = "color,translation,cutout"
+  config.fid_num = 2000                      # samples per FID
+  if arg == "smoke":
+    config.smoke = True
+    config.gan.num_steps, config.gan.batch_size, config.gan.width, config.gan.sngan_width = 6, 16, 0, 0
+    config.classifier.num_steps, config.classifier.batch_size, config.classifier.seeds = 3, 32, 2
+    config.few_labels = (20,)
+    config.num_synth = 40
+    config.fractions = (0.01, 1.0)
+    config.fid_num = 50
+  return config
