@@ -1,6 +1,7 @@
 """GANs as data augmentation, measured: CAS per conditional family, few labels, data-efficient GAN training.
 
-    python -m experiments.augment_study --workdir=runs/augment_study [--config=experiments/configs/augment_study.py:smoke]
+    python -m experiments.augment_study --workdir=runs/augment_study
+    python -m experiments.augment_study --config=experiments/configs/augment_study.py:smoke --workdir=/tmp/study
 
 Trains the study's GANs and LeNets (resuming finished GANs from --workdir), prints one Markdown table (seeds,
 mean, 95% CI) and writes it with every value to workdir/table.md and workdir/results.json. The protocols and

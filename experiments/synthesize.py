@@ -34,6 +34,9 @@ def main(argv):
   synthesize.check_out(_OUT.value, fmt)   # before loading the run and minutes of sampling
   if _TRUNCATION.value < 0:
     raise UserError(f"--truncation={_TRUNCATION.value} must be >= 0 (0: off)")
+  from jgan.train import workdir as workdir_lib
+  num_classes = workdir_lib.load_config(_WORKDIR.value).model.num_classes   # labels checked before weights load
+  synthesize.parse_labels(_LABELS.value, num_classes, _WORKDIR.value)
   from jgan.infer.sampling import load
   sampler = load(_WORKDIR.value, _STEP.value)
   record = synthesize.synthesize(sampler, _NUM.value, _OUT.value, fmt, _LABELS.value, _SEED.value, _TRUNCATION.value)

@@ -1,8 +1,9 @@
 """The GANs-as-data-augmentation study (jgan.eval.augmentation): its protocols and its CPU budget.
 
-""      : sized for 2 CPU cores: every GAN 600 steps at width 32 (SNGAN ResNet width 16), batch 64; LeNets
-          500 steps of 128, 3 seeds per row. 11 GANs, 90 LeNets; the wall time is in the README.
-"smoke" : the whole study in seconds (tests): 6-step GANs at width 8, 3-step LeNets, 2 seeds, small sets.
+""      : sized for 2 CPU cores: every GAN 1,200 steps of 32 at width 16; LeNet-5-size classifiers 600 steps
+          of 64, 3 seeds per row. 11 GANs, 30 classifiers; the wall time is in the README.
+"smoke" : the whole study end to end in seconds per GAN (tests): 3 GANs of 6 steps at width 8 fed from the host
+          (one compiled step for every subset size), 3-step LeNets, 2 seeds, small sets.
 """
 import ml_collections
 
@@ -18,14 +19,15 @@ def get_config(arg: str = ""):
   config.families = "cgan,cgan_sngan,acgan"  # conditional families of the CAS protocol
   config.family = "cgan"                     # the conditional GAN of the few-label and data-efficient protocols
   config.gan = ml_collections.ConfigDict(dict(
-      num_steps=600,                         # generator updates of every GAN
-      batch_size=64,
-      width=32,                              # g_width = d_width of the DCGAN-type families; 0 = the config's
+      num_steps=1200,                        # generator updates of every GAN
+      batch_size=32,
+      width=16,                              # g_width = d_width of the DCGAN-type families; 0 = the config's
       sngan_width=16,                        # the same for cgan_sngan's ResNets
   ))
   config.classifier = ml_collections.ConfigDict(dict(
-      num_steps=500,                         # LeNet updates, the same for every row (about 7 epochs of the pool)
-      batch_size=128,
+      num_steps=600,                         # LeNet updates, the same for every row (about 4 epochs of the pool)
+      batch_size=64,
+      widths=(6, 16, 84),                    # conv, conv, dense: LeNet-5's sizes (jgan.features.lenet.LeNet)
       seeds=3,                               # LeNets per row: the mean and 95% CI are over these
   ))
   config.few_labels = (100, 500, 1000)       # labelled real digits (pool:N, balanced)
@@ -37,9 +39,10 @@ def get_config(arg: str = ""):
   if arg == "smoke":
     config.smoke = True
     config.gan.num_steps, config.gan.batch_size, config.gan.width, config.gan.sngan_width = 6, 16, 0, 0
-    config.classifier.num_steps, config.classifier.batch_size, config.classifier.seeds = 3, 32, 2
+    config.classifier.num_steps, config.classifier.batch_size, config.classifier.seeds = 3, 16, 2
+    config.families = "cgan"                 # the other two run in the default study and in test_family_smoke
     config.few_labels = (20,)
     config.num_synth = 40
-    config.fractions = (0.01, 1.0)
+    config.fractions = (1.0,)
     config.fid_num = 50
   return config

@@ -90,6 +90,8 @@ def gan_config(study, family: str, split: str, augment: str = ""):
     raise UserError(f"config.families: unknown family {family!r}: use {', '.join(FAMILIES)}")
   config.seed = study.seed
   config.data.split, config.data.data_dir = split, study.data_dir
+  if study.smoke:   # batch-shaped inputs whatever the subset size: one compiled step (and cache entry) for all
+    config.data.placement = "host"
   config.train.augment = augment
   config.train.num_steps = study.gan.num_steps
   config.train.batch_size = study.gan.batch_size
@@ -136,7 +138,7 @@ def classifier_scores(study, train_images, train_labels, test) -> list[float]:
   scores = []
   for seed in range(study.classifier.seeds):
     params = lenet.fit(train_images, train_labels, study.seed * 1000 + seed, study.classifier.num_steps,
-                       study.classifier.batch_size)
+                       study.classifier.batch_size, widths=tuple(study.classifier.widths))
     scores.append(lenet.accuracy(params, *test))
   return scores
 
@@ -218,7 +220,8 @@ def run_study(study, workdir: str) -> list[dict]:
 
 def format_table(rows: list[dict]) -> str:
   """A Markdown table: protocol, setting, metric, n, mean, 95% CI, note."""
-  lines = ["| protocol | setting | metric | n | mean | 95% CI | note |", "| --- | --- | --- | ---: | ---: | ---: | --- |"]
+  lines = ["| protocol | setting | metric | n | mean | 95% CI | note |",
+           "| --- | --- | --- | ---: | ---: | ---: | --- |"]
   for r in rows:
     digits = 2 if r["metric"] == "FID" else 4
     mean = "-" if math.isnan(r["mean"]) else f"{r['mean']:.{digits}f}"

@@ -101,7 +101,8 @@ def _write_json(path: str, record: dict) -> None:
   os.replace(tmp, path)
 
 
-def _draw_chunks(sampler, plan: np.ndarray, seed: int, truncation: float, partial: str, request: dict) -> np.ndarray:
+def _draw_chunks(sampler, plan: np.ndarray, seed: int, truncation: float, partial: str, request: dict,
+                 chunk: int) -> np.ndarray:
   """uint8 (N, H, W, C): every chunk of `plan`, from partial/chunk_i.npz when an earlier run wrote it."""
   os.makedirs(partial, exist_ok=True)
   request_file = os.path.join(partial, "request.json")
@@ -115,9 +116,9 @@ def _draw_chunks(sampler, plan: np.ndarray, seed: int, truncation: float, partia
     _write_json(request_file, request)
   key = rng.named(jax.random.key(seed), "synthesize")
   parts = []
-  for i, start in enumerate(range(0, len(plan), CHUNK)):
+  for i, start in enumerate(range(0, len(plan), chunk)):
     path = os.path.join(partial, f"chunk_{i:05d}.npz")
-    labels = plan[start:start + CHUNK]
+    labels = plan[start:start + chunk]
     if os.path.isfile(path):
       try:
         with np.load(path) as data:
@@ -131,7 +132,7 @@ def _draw_chunks(sampler, plan: np.ndarray, seed: int, truncation: float, partia
     np.savez(tmp, images=images)
     os.replace(tmp, path)   # a chunk exists whole or not at all
     parts.append(images)
-    print(f"synthesize: {min(start + CHUNK, len(plan))}/{len(plan)}", flush=True)
+    print(f"synthesize: {min(start + chunk, len(plan))}/{len(plan)}", flush=True)
   return np.concatenate(parts)
 
 
@@ -159,8 +160,11 @@ def write_tfds(images: np.ndarray, labels: np.ndarray, num_classes: int, out: st
 
 
 def synthesize(sampler, num: int, out: str, fmt: str = "auto", labels: str | None = None, seed: int = 0,
-               truncation: float = 0.0) -> dict:
-  """Writes `num` samples of `sampler` with their labels to `out`; returns the provenance record."""
+               truncation: float = 0.0, chunk: int = CHUNK) -> dict:
+  """Writes `num` samples of `sampler` with their labels to `out`; returns the provenance record.
+
+  `chunk`: samples per resumable piece (part of the request: another chunk size draws other latents).
+  """
   fmt = out_format(out, fmt)
   if num < 1:
     raise UserError(f"--num={num} must be positive")
@@ -168,7 +172,7 @@ def synthesize(sampler, num: int, out: str, fmt: str = "auto", labels: str | Non
   num_classes = sampler.gan.num_classes or 0
   plan = label_plan(num, parse_labels(labels, num_classes, sampler.workdir), num_classes)
   request = {"run": os.path.abspath(sampler.workdir), "step": sampler.step, "seed": seed, "num": num,
-             "labels": labels or "balanced", "truncation": truncation, "chunk": CHUNK}
+             "labels": labels or "balanced", "truncation": truncation, "chunk": chunk}
   if os.path.exists(out):
     with open(provenance_path(out, fmt)) as f:
       done = json.load(f)
@@ -178,7 +182,7 @@ def synthesize(sampler, num: int, out: str, fmt: str = "auto", labels: str | Non
     raise UserError(f"--out={out} holds another synthetic dataset ({_diff(done, request)}): choose another --out "
                     "or delete it")
   partial = f"{out.rstrip(os.sep)}.partial"
-  images = _draw_chunks(sampler, plan, seed, truncation, partial, request)
+  images = _draw_chunks(sampler, plan, seed, truncation, partial, request, chunk)
   counts = np.bincount(plan[plan >= 0], minlength=num_classes).tolist() if num_classes else []
   record = {**request, "format": fmt, "num_classes": num_classes, "class_counts": counts,
             "images_sha256": array_sha256(images), "shape": list(images.shape[1:]),
