@@ -1,6 +1,6 @@
 PYTHON ?= python
 
-.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked
+.PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked augment-study
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -26,6 +26,9 @@ bench-repair:
 
 lint:
 	$(PYTHON) -m ruff check jgan experiments tests
+
+augment-study:
+	$(PYTHON) -m experiments.augment_study --workdir=runs/augment_study
 
 bench-toy:
 	$(PYTHON) -m experiments.toy2d

@@ -85,6 +85,7 @@ def cgan_run(tmp_path_factory):
   from jgan.train.run import train
   config = cgan.get_config("smoke")
   config.data.split = "pool"   # no tfds preparation needed
+  config.data.placement = "host"   # the program of the study's smoke GANs: one compilation (cache) for both
   config.log.tensorboard, config.log.report = False, False
   config.log.health_every_steps = config.log.health_sample_every_steps = 0
   workdir = str(tmp_path_factory.mktemp("cgan"))

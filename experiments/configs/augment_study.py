@@ -1,7 +1,8 @@
 """The GANs-as-data-augmentation study (jgan.eval.augmentation): its protocols and its CPU budget.
 
-""      : sized for 2 CPU cores: every GAN 1,200 steps of 32 at width 16; LeNet-5-size classifiers 600 steps
-          of 64, 3 seeds per row. 11 GANs, 30 classifiers; the wall time is in the README.
+""      : sized for 2 CPU cores: every GAN 800 steps of 64 (DCGAN families at width 32 with the dcgan main job's
+          EMA and lazy R1; the SNGAN ResNet at width 16); LeNet-5-size classifiers 600 steps of 64, 3 seeds per
+          row; GAN data fractions 10% and 100%. 9 GANs, 30 classifiers; the wall time is in the README.
 "smoke" : the whole study end to end in seconds per GAN (tests): 3 GANs of 6 steps at width 8 fed from the host
           (one compiled step for every subset size), 3-step LeNets, 2 seeds, small sets.
 """
@@ -19,10 +20,12 @@ def get_config(arg: str = ""):
   config.families = "cgan,cgan_sngan,acgan"  # conditional families of the CAS protocol
   config.family = "cgan"                     # the conditional GAN of the few-label and data-efficient protocols
   config.gan = ml_collections.ConfigDict(dict(
-      num_steps=1200,                        # generator updates of every GAN
-      batch_size=32,
-      width=16,                              # g_width = d_width of the DCGAN-type families; 0 = the config's
+      num_steps=800,                         # generator updates of every GAN
+      batch_size=64,
+      width=32,                              # g_width = d_width of the DCGAN-type families; 0 = the config's
       sngan_width=16,                        # the same for cgan_sngan's ResNets
+      ema_decay=0.999,                       # DCGAN-type families: the dcgan main job's EMA of G ...
+      r1_gamma=0.1,                          # ... and lazy R1 (every 16 steps); 0 = the family's plain config
   ))
   config.classifier = ml_collections.ConfigDict(dict(
       num_steps=600,                         # LeNet updates, the same for every row (about 4 epochs of the pool)
@@ -33,12 +36,13 @@ def get_config(arg: str = ""):
   config.few_labels = (100, 500, 1000)       # labelled real digits (pool:N, balanced)
   config.num_synth = 9000                    # synthetic digits drawn from each few-label GAN
   config.synth_ratio = 0.5                   # fraction of synthetic examples in the few-label mixture
-  config.fractions = (0.1, 0.25, 1.0)        # data-efficient protocol: fraction of the pool the GAN sees
+  config.fractions = (0.1, 1.0)              # data-efficient protocol: fraction of the pool the GAN sees
   config.diffaugment = "color,translation,cutout"
   config.fid_num = 2000                      # samples per FID
   if arg == "smoke":
     config.smoke = True
     config.gan.num_steps, config.gan.batch_size, config.gan.width, config.gan.sngan_width = 6, 16, 0, 0
+    config.gan.ema_decay, config.gan.r1_gamma = 0.0, 0.0
     config.classifier.num_steps, config.classifier.batch_size, config.classifier.seeds = 3, 16, 2
     config.families = "cgan"                 # the other two run in the default study and in test_family_smoke
     config.few_labels = (20,)
