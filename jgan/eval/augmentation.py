@@ -8,7 +8,8 @@ never saw either.
                   synthetic digits only (as many as the real pool, classes balanced) from each conditional family,
                   tested on held-out real digits; beside the same LeNet trained on the real pool.
   few_labels      N labelled real digits (pool:N, balanced): a LeNet on them alone vs on a mixture with samples
-                  of a conditional GAN trained on the same N (`mix:` source, a fraction `synth_ratio` synthetic).
+                  of a conditional GAN trained on the same N (`mix:` source, a fraction `synth_ratio` synthetic),
+                  the GAN trained without and (`few_labels_diffaugment`) with DiffAugment.
   data_efficient  The conditional GAN trained on a fraction of the pool, with and without DiffAugment (Zhao et
                   al. 2020, arXiv:2006.10738); FID in lenet-mnist features against the whole pool.
   translated      CycleGAN-translated source digits: not run (see `TRANSLATED_SKIPPED`).
@@ -148,6 +149,7 @@ def classifier_scores(study, train_images, train_labels, test) -> list[float]:
 
 def row(protocol: str, setting: str, metric: str, values, note: str = "") -> dict:
   mean, ci = mean_ci(values)
+  print(f"study: {protocol} | {setting} | {metric} {mean:.4f} ± {ci:.4f} over {len(values)}: {values}", flush=True)
   return {"protocol": protocol, "setting": setting, "metric": metric, "n": len(values), "mean": mean, "ci95": ci,
           "values": [float(v) for v in values], "note": note}
 
@@ -171,12 +173,14 @@ def run_few_labels(study, workdir: str, test) -> list[dict]:
     split = f"pool:{num}"
     x, y = read(study, split=split)
     rows.append(row("few_labels", f"{num} real", "accuracy", classifier_scores(study, x, y, test)))
-    run = train_gan(study, workdir, study.family, split)
-    synth = synthetic_set(study, run, study.num_synth)
-    x, y = read(study, f"mix:mnist10k,{synth}@{study.synth_ratio}", split)
-    rows.append(row("few_labels", f"{num} real + {study.family} samples", "accuracy",
-                    classifier_scores(study, x, y, test),
-                    f"{study.num_synth} synthetic, {study.synth_ratio:.0%} of each epoch; GAN on the {num}"))
+    # A GAN on a few hundred digits is where DiffAugment matters (D memorises them): with it too, when set.
+    for augment in ("", study.diffaugment) if study.few_labels_diffaugment else ("",):
+      run = train_gan(study, workdir, study.family, split, augment)
+      synth = synthetic_set(study, run, study.num_synth)
+      x, y = read(study, f"mix:mnist10k,{synth}@{study.synth_ratio}", split)
+      rows.append(row("few_labels", f"{num} real + {study.family}{' (DiffAugment)' if augment else ''} samples",
+                      "accuracy", classifier_scores(study, x, y, test),
+                      f"{study.num_synth} synthetic, {study.synth_ratio:.0%} of each epoch; GAN on the {num}"))
   return rows
 
 
