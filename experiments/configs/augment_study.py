@@ -2,7 +2,7 @@
 
 ""      : sized for 2 CPU cores: every GAN 800 steps of 64 (DCGAN families at width 32 with the dcgan main job's
           EMA and lazy R1; the SNGAN ResNet at width 16); LeNet-5-size classifiers 600 steps of 64, 3 seeds per
-          row; GAN data fractions 10% and 100%. 9 GANs, 30 classifiers; the wall time is in the README.
+          row; GAN data fractions 10% and 100%. 12 GANs, 39 classifiers; what was timed is in the README.
 "smoke" : the whole study end to end in seconds per GAN (tests): 3 GANs of 6 steps at width 8 fed from the host
           (one compiled step for every subset size), 3-step LeNets, 2 seeds, small sets.
 """

@@ -320,10 +320,10 @@ def _tfds_dir_source(path: str, data_config) -> Source:
     builder = tfds.builder_from_directory(path)
   except Exception as e:  # noqa: BLE001 - tfds raises many types for a damaged or foreign directory
     raise UserError(f"cannot read the tfds dataset directory {path}: {str(e).strip().splitlines()[0][:200]}") from None
-  return _builder_source(builder, data_config, os.path.abspath(path))
+  return _builder_source(builder, data_config, os.path.abspath(path), directory=True)
 
 
-def _builder_source(builder, data_config, name: str) -> Source:
+def _builder_source(builder, data_config, name: str, directory: bool = False) -> Source:
   try:
     records = builder.as_data_source(split=data_config.split)
   except (ValueError, KeyError) as e:
@@ -348,7 +348,7 @@ def _builder_source(builder, data_config, name: str) -> Source:
   fingerprint = f"tfds:{builder.name}:{builder.version}:{data_config.split}"
   if name == embedded.NAME:
     fingerprint += ":" + embedded.embedded_sha256()[:16]
-  elif name != data_config.source or is_path(name):   # a directory: its files identify it
+  elif directory:   # its files identify it
     fingerprint += ":" + hashlib.sha256(str(sorted(
         (f, os.path.getsize(os.path.join(name, f))) for f in os.listdir(name))).encode()).hexdigest()[:16]
   return Source(name=name, length=len(records), element_shape=(resolution, resolution, channels),
