@@ -1,7 +1,7 @@
 PYTHON ?= python
 
 .PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked docs docs-assets \
-	bench-translate bench-startup
+	bench-translate bench-startup augment-study
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -31,6 +31,9 @@ bench-repair:
 
 lint:
 	$(PYTHON) -m ruff check jgan experiments tests docs
+
+augment-study:
+	$(PYTHON) -m experiments.augment_study --workdir=runs/augment_study
 
 bench-toy:
 	$(PYTHON) -m experiments.toy2d

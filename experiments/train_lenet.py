@@ -14,9 +14,7 @@ import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 from absl import flags
 
 from jgan.core import cli
@@ -31,6 +29,8 @@ _BATCH = 128
 
 
 def split(seed: int):
+  """((train images, labels), (held-out images, labels)): the held-out 1,000 are the first of a seeded
+  permutation; with seed 0 they are the study's held-out test digits (jgan.data.splits)."""
   images, labels = load_embedded_arrays()
   order = np.random.default_rng(seed).permutation(len(images))
   test, train = order[:_HELD_OUT], order[_HELD_OUT:]
@@ -38,46 +38,11 @@ def split(seed: int):
   return (images[train], labels[train].astype(np.int32)), (images[test], labels[test].astype(np.int32))
 
 
-def shift(x, key, max_shift: int = 2):
-  """Random translations by up to `max_shift` pixels (zero padding = background)."""
-  n, h, w, _ = x.shape
-  padded = jnp.pad(x, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), constant_values=-1.0)
-  offsets = jax.random.randint(key, (n, 2), 0, 2 * max_shift + 1)
-  return jax.vmap(lambda img, o: jax.lax.dynamic_slice(img, (o[0], o[1], 0), (h, w, 1)))(padded, offsets)
-
-
 def train(seed: int, epochs: int):
   (x_train, y_train), (x_test, y_test) = split(seed)
-  model = lenet.LeNet()
-  key = jax.random.key(seed)
-  params = model.init(key, jnp.zeros((1, 28, 28, 1)))["params"]
-  steps_per_epoch = len(x_train) // _BATCH
-  schedule = optax.cosine_decay_schedule(2e-3, epochs * steps_per_epoch)
-  optimizer = optax.adam(schedule)
-  opt_state = optimizer.init(params)
-
-  @jax.jit
-  def step(params, opt_state, x, y, key):
-    def loss_fn(p):
-      logits = model.apply({"params": p}, shift(lenet.preprocess(x), key))["logits"]
-      return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    loss, grads = jax.value_and_grad(loss_fn)(params)
-    updates, opt_state = optimizer.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, loss
-
-  rng = np.random.default_rng(seed)
-  for epoch in range(epochs):
-    order = rng.permutation(len(x_train))
-    losses = []
-    for i in range(steps_per_epoch):
-      idx = order[i * _BATCH:(i + 1) * _BATCH]
-      params, opt_state, loss = step(params, opt_state, x_train[idx], y_train[idx],
-                                     jax.random.fold_in(key, epoch * steps_per_epoch + i))
-      losses.append(loss)
-    print(f"epoch {epoch + 1}/{epochs} loss {float(np.mean(jax.device_get(losses))):.4f}", flush=True)
-  predicted = np.argmax(np.asarray(lenet.apply(params, jnp.asarray(x_test))["logits"]), axis=1)
-  accuracy = float(np.mean(predicted == y_test))
-  return params, accuracy
+  params = lenet.fit(x_train, y_train, seed, epochs * (len(x_train) // _BATCH), _BATCH,
+                     on_epoch=lambda epoch, loss: print(f"epoch {epoch}/{epochs} loss {loss:.4f}", flush=True))
+  return params, lenet.accuracy(params, x_test, y_test)
 
 
 def main(argv):

@@ -1,10 +1,16 @@
 """Where training data comes from: one random-access `Source` per kind of input.
 
 `open_source(data_config)` understands, in this order:
+  * `mix:REAL,SYNTH@R`: REAL (any source below, read with `split`) and SYNTH (a synthetic dataset written by
+    `experiments.synthesize`: `.npz`, class folders or a tfds directory) mixed so that a fraction R of the
+    examples is synthetic (`mix_source`),
   * a path to a folder or a `.zip` of images (class subfolders give labels; a
-    `train`/`test` subfolder named by `split` is used when present),
+    `train`/`test` subfolder named by `split` is used when present), a `.npz` with `images` uint8 NHWC and
+    optional `labels`, or a tfds dataset directory (one holding `dataset_info.json`, read by
+    `tfds.builder_from_directory`),
   * `ring8` / `grid25`, the synthetic 2D sets (see `jgan.data.toy`),
-  * `mnist10k`, the 10,000 digits shipped inside jgan (built offline by tfds),
+  * `mnist10k`, the 10,000 digits shipped inside jgan (built offline by tfds); `split` may also name the
+    study split of `jgan.data.splits` (heldout, pool, pool:N),
   * any other name: a tensorflow-datasets dataset, downloaded once by tfds.
 
 Every source yields uint8 images already at the model resolution and channel
@@ -17,17 +23,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import math
 import os
 import socket
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
+import ml_collections
 import numpy as np
 from PIL import Image
 
 from jgan.core.errors import UserError
-from jgan.data import embedded, stacked, toy
+from jgan.data import embedded, splits, stacked, toy
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
@@ -201,6 +209,10 @@ def _list_zip(path: str, split: str) -> _ImageFiles:
 def _file_source(path: str, data_config) -> Source:
   if not os.path.exists(path):
     raise UserError(f"data source {path}: no such file or folder")
+  if path.lower().endswith(".npz"):
+    return _npz_source(path, data_config)
+  if os.path.isfile(os.path.join(path, "dataset_info.json")):
+    return _tfds_dir_source(path, data_config)
   if os.path.isdir(path):
     files = _list_folder(path, data_config.split)
   elif path.lower().endswith(".zip"):
@@ -297,16 +309,33 @@ def _feature_keys(builder) -> tuple[str, str | None]:
 def _tfds_source(data_config) -> Source:
   builder = _tfds_builder(data_config)
   _prepare(builder, data_config)
+  return _builder_source(builder, data_config, data_config.source)
+
+
+def _tfds_dir_source(path: str, data_config) -> Source:
+  """A prepared tfds dataset directory (`.../NAME/VERSION` with `dataset_info.json`), e.g. one written by
+  `experiments.synthesize --format=tfds`."""
+  import tensorflow_datasets as tfds
+  try:
+    builder = tfds.builder_from_directory(path)
+  except Exception as e:  # noqa: BLE001 - tfds raises many types for a damaged or foreign directory
+    raise UserError(f"cannot read the tfds dataset directory {path}: {str(e).strip().splitlines()[0][:200]}") from None
+  return _builder_source(builder, data_config, os.path.abspath(path), directory=True)
+
+
+def _builder_source(builder, data_config, name: str, directory: bool = False) -> Source:
   try:
     records = builder.as_data_source(split=data_config.split)
   except (ValueError, KeyError) as e:
-    raise UserError(f"tfds dataset {data_config.source!r} has no split {data_config.split!r}: {e}") from None
+    raise UserError(f"tfds dataset {name!r} has no split {data_config.split!r}: {e}") from None
   image_key, label_key = _feature_keys(builder)
   num_classes = 0
   if label_key is not None and hasattr(builder.info.features[label_key], "num_classes"):
     num_classes = builder.info.features[label_key].num_classes
-  elif data_config.source == embedded.NAME:
+  elif name == embedded.NAME:
     num_classes = embedded.NUM_CLASSES
+  elif label_key is not None:   # a Tensor label (synthesized datasets record the class count in the metadata)
+    num_classes = int((builder.info.metadata or {}).get("num_classes", 0))
   resolution, channels = data_config.resolution, data_config.channels
 
   def read(indices: np.ndarray) -> dict:
@@ -317,10 +346,119 @@ def _tfds_source(data_config) -> Source:
     return {"x": images, "label": labels}
 
   fingerprint = f"tfds:{builder.name}:{builder.version}:{data_config.split}"
-  if data_config.source == embedded.NAME:
+  if name == embedded.NAME:
     fingerprint += ":" + embedded.embedded_sha256()[:16]
-  return Source(name=data_config.source, length=len(records), element_shape=(resolution, resolution, channels),
+  elif directory:   # its files identify it
+    fingerprint += ":" + hashlib.sha256(str(sorted(
+        (f, os.path.getsize(os.path.join(name, f))) for f in os.listdir(name))).encode()).hexdigest()[:16]
+  return Source(name=name, length=len(records), element_shape=(resolution, resolution, channels),
                 dtype=np.dtype(np.uint8), num_classes=num_classes, read=read, fingerprint=fingerprint)
+
+
+# ---------------------------------------------------------------- arrays: .npz files, the embedded study split
+
+def array_source(name: str, images: np.ndarray, labels: np.ndarray | None, num_classes: int, data_config,
+                 fingerprint: str) -> Source:
+  """In-memory uint8 images (N, H, W[, C]) and int labels (N,) (None: unlabelled), fitted to the config's
+  resolution and channel count on read."""
+  if images.ndim == 3:
+    images = images[..., None]
+  labels = np.full(len(images), -1, np.int32) if labels is None else np.asarray(labels, np.int32)
+  resolution, channels = data_config.resolution, data_config.channels
+
+  def read(indices: np.ndarray) -> dict:
+    return {"x": np.stack([fit_array(images[i], resolution, channels) for i in indices]), "label": labels[indices]}
+  return Source(name=name, length=len(images), element_shape=(resolution, resolution, channels),
+                dtype=np.dtype(np.uint8), num_classes=num_classes, read=read, fingerprint=fingerprint)
+
+
+def _npz_source(path: str, data_config) -> Source:
+  """`images` uint8 (N, H, W, C) or (N, H, W), optional `labels` int (N,) and `num_classes` (what
+  `experiments.synthesize` and `experiments.sample` write)."""
+  try:
+    with np.load(path) as data:
+      arrays = {k: data[k] for k in data.files if k in ("images", "labels", "num_classes")}
+  except Exception as e:  # noqa: BLE001 - a truncated, pickled or foreign file
+    raise UserError(f"cannot read {path}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else e!r}") from None
+  images = arrays.get("images")
+  if images is None or images.dtype != np.uint8 or images.ndim not in (3, 4) or not len(images):
+    raise UserError(f"{path} must hold `images`: uint8 (N, H, W, C) with N > 0")
+  labels = arrays.get("labels")
+  if labels is not None and labels.shape != (len(images),):
+    raise UserError(f"{path}: `labels` has shape {labels.shape}, expected ({len(images)},)")
+  num_classes = int(arrays["num_classes"]) if "num_classes" in arrays else (
+      int(labels.max()) + 1 if labels is not None and labels.max() >= 0 else 0)
+  with open(path, "rb") as f:
+    fingerprint = hashlib.sha256(f.read()).hexdigest()[:16]
+  return array_source(os.path.abspath(path), images, labels, num_classes, data_config, fingerprint)
+
+
+def _embedded_split_source(data_config) -> Source:
+  """mnist10k restricted to a study split (jgan.data.splits), read from the packaged arrays (whose indices
+  define the split; tfds shuffles its records)."""
+  images, labels = embedded.load_embedded_arrays()
+  indices = splits.split_indices(str(data_config.split), labels, embedded.NUM_CLASSES)
+  fingerprint = f"{embedded.NAME}:{data_config.split}:{embedded.embedded_sha256()[:16]}"
+  return array_source(f"{embedded.NAME}:{data_config.split}", images[indices], labels[indices], embedded.NUM_CLASSES,
+                      data_config, fingerprint)
+
+
+# ---------------------------------------------------------------- real + synthetic mixtures
+
+MIX_PREFIX = "mix:"
+
+
+def parse_mix(spec: str) -> tuple[str, str, float]:
+  """"mix:REAL,SYNTH@R" -> (REAL, SYNTH, R); a one-line UserError when malformed."""
+  usage = (f"config.data.source={spec!r}: write mix:REAL,SYNTH@R, e.g. mix:mnist10k,synth.npz@0.5 "
+           "(R: the fraction of synthetic examples, in (0, 1))")
+  body, _, ratio = spec[len(MIX_PREFIX):].rpartition("@")
+  real, _, synth = body.rpartition(",")
+  try:
+    ratio_value = float(ratio)
+  except ValueError:
+    raise UserError(usage) from None
+  if not real or not synth or not 0.0 < ratio_value < 1.0:
+    raise UserError(usage)
+  return real, synth, ratio_value
+
+
+def mix_counts(num_real: int, num_synth: int, ratio: float) -> tuple[int, int]:
+  """(real slots, synthetic slots) of a mixture: the smallest set in which a fraction `ratio` is synthetic
+  and every example of both sets appears at least once (the smaller set is cycled)."""
+  total = max(math.ceil(num_real / (1.0 - ratio)), math.ceil(num_synth / ratio))
+  synth_slots = round(total * ratio)
+  return total - synth_slots, synth_slots
+
+
+def mix_source(data_config, seed: int = 0) -> Source:
+  """REAL and SYNTH of `mix:REAL,SYNTH@R` as one source: slot i < real slots reads REAL[i mod n_real], the
+  rest SYNTH[j mod n_synth]. The feeders' per-epoch permutation then gives batches that are synthetic in a
+  fraction R on average, exactly R over an epoch (up to rounding)."""
+  real_name, synth_name, ratio = parse_mix(str(data_config.source))
+  real_config = ml_collections.ConfigDict(data_config.to_dict())
+  real_config.source = real_name
+  synth_config = ml_collections.ConfigDict(data_config.to_dict())
+  synth_config.source, synth_config.split = synth_name, "train"
+  real, synth = open_source(real_config, seed), open_source(synth_config, seed)
+  for part in (real, synth):
+    if part.dtype != np.uint8:
+      raise UserError(f"mix: {part.name} is not an image set")
+  num_real_slots, num_synth_slots = mix_counts(real.length, synth.length, ratio)
+
+  def read(indices: np.ndarray) -> dict:
+    indices = np.asarray(indices)
+    is_synth = indices >= num_real_slots
+    out = {"x": np.empty((len(indices), *real.element_shape), np.uint8), "label": np.empty(len(indices), np.int32)}
+    for mask, part, offset in ((~is_synth, real, 0), (is_synth, synth, num_real_slots)):
+      if mask.any():
+        got = part.read((indices[mask] - offset) % part.length)
+        out["x"][mask], out["label"][mask] = got["x"], got["label"]
+    return out
+  fingerprint = hashlib.sha256(f"{real.fingerprint}|{synth.fingerprint}|{ratio}".encode()).hexdigest()[:16]
+  return Source(name=str(data_config.source), length=num_real_slots + num_synth_slots,
+                element_shape=real.element_shape, dtype=np.dtype(np.uint8),
+                num_classes=max(real.num_classes, synth.num_classes), read=read, fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------- toy 2D
@@ -343,8 +481,12 @@ def open_source(data_config, seed: int = 0) -> Source:
   source = str(data_config.source)
   if not source:
     raise UserError("config.data.source is empty: name a dataset, a folder or a .zip")
+  if source.startswith(MIX_PREFIX):
+    return mix_source(data_config, seed)
   if source in toy.TOY_DATASETS:
     return _toy_source(data_config, seed)
+  if source == embedded.NAME and str(data_config.split) != "train":
+    return _embedded_split_source(data_config)
   if source == stacked.NAME:
     return Source(dtype=np.dtype(np.uint8), **stacked.stacked_dataset(data_config, seed))
   if is_path(source):
