@@ -10,6 +10,8 @@ through the same G(z) against the updated D, non-saturating BCE. The
 `jgan/device,fresh-z` row is the other switch setting (G's update on fresh
 latents, a second G forward).
 """
+import statistics
+
 import jax
 from absl import flags
 from ml_collections import config_flags
@@ -29,36 +31,48 @@ def main(argv):
   device = jax.devices()[0].device_kind
   print(f"DCGAN {d.resolution}x{d.resolution}x{d.channels}, width {m.g_width}, nz {m.latent_dim}; "
         f"jax {jax.__version__} on {jax.device_count()} x {device}", flush=True)
+  # Each round times every row once, in turn; a row's figure is its median over the rounds. On a
+  # shared machine whose speed drifts over minutes, interleaving keeps the rows' ratios honest.
   rows = []
   for batch in b.batch_sizes:
+    timers = []  # (name, precision, steps_per_call, device, () -> seconds per step or None)
     for precision in b.precisions:
-      config.train.batch_size = batch
-      config.model.dtype = precision
       for placement in b.placements:
-        seconds = bench.bench_jgan(config, placement, b.steps, b.warmup)
-        rows.append(bench.row(f"jgan/{placement}", batch, precision, config.train.steps_per_call, seconds, device))
-        bench.report(rows[-1:], print_fn=lambda s: print(s.splitlines()[-1], flush=True))
+        timers.append((f"jgan/{placement}", precision, config.train.steps_per_call, device,
+                       _jgan_timer(config, batch, precision, placement, config.train.reuse_fake)))
       if b.fresh_z and config.train.reuse_fake:
         # The other semantics of G's update: fresh latents and a second forward of G (train.reuse_fake=False).
-        config.train.reuse_fake = False
-        seconds = bench.bench_jgan(config, "device", b.steps, b.warmup)
-        config.train.reuse_fake = True
-        rows.append(bench.row("jgan/device,fresh-z", batch, precision, config.train.steps_per_call, seconds, device))
-        bench.report(rows[-1:], print_fn=lambda s: print(s.splitlines()[-1], flush=True))
+        timers.append(("jgan/device,fresh-z", precision, config.train.steps_per_call, device,
+                       _jgan_timer(config, batch, precision, "device", False)))
     if b.plain_flax:
-      seconds = bench.bench_plain_flax(d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)
-      rows.append(bench.row("flax/plain", batch, "float32", 1, seconds, device))
+      timers.append(("flax/plain", "float32", 1, device, lambda: bench.bench_plain_flax(
+          d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)))
     if b.torch:
       images = open_source(d, seed=config.seed).read_all()["x"]
-      seconds = bench.bench_torch(images, d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)
-      if seconds is None:
-        print("torch/eager: torch is not installed (pip install -e '.[bench]')", flush=True)
-      else:
-        rows.append(bench.row("torch/eager", batch, "float32", 1, seconds, "cpu"))
+      timers.append(("torch/eager", "float32", 1, "cpu", lambda: bench.bench_torch(
+          images, d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)))
+    times = {name: [] for name, *_ in timers}
+    for r in range(b.rounds):
+      for name, precision, _k, _where, timer in timers:
+        seconds = timer()
+        if seconds is None:
+          print(f"{name}: torch is not installed (pip install -e '.[bench]')", flush=True)
+          continue
+        times[name].append(seconds)
+        print(f"round {r + 1}/{b.rounds} {name:<20} batch {batch} {precision}: {batch / seconds:.0f} img/s", flush=True)
+    for name, precision, k, where, _ in timers:
+      if times[name]:
+        rows.append(bench.row(name, batch, precision, k, statistics.median(times[name]), where))
   print()
   bench.report(rows)
   if _JSON.value:
     bench.dump_json(rows, _JSON.value)
+
+
+def _jgan_timer(config, batch: int, precision: str, placement: str, reuse_fake: bool):
+  config = config.copy_and_resolve_references()
+  config.train.batch_size, config.model.dtype, config.train.reuse_fake = batch, precision, reuse_fake
+  return lambda: bench.bench_jgan(config, placement, config.bench.steps, config.bench.warmup)
 
 
 if __name__ == "__main__":

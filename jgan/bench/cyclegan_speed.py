@@ -2,7 +2,7 @@
 
 Every number is domain-A images per second of training (one step = one update of G and F on a batch
 of a and one of b, then one update of D_A and D_B on pooled fakes), the median over timed windows
-after a warm-up (`jgan.bench.speed._time_windows`), on synthetic batches (the input pipeline is not
+after a warm-up (`jgan.bench.speed.time_windows`), on synthetic batches (the input pipeline is not
 timed: both sides get tensors already in memory).
 
 Rows:
@@ -18,7 +18,7 @@ import random
 
 import jax
 
-from jgan.bench.speed import _time_windows, row
+from jgan.bench.speed import time_windows, row
 from jgan.core import rng
 from jgan.models.cyclegan import PATCH_LAYERS
 
@@ -40,7 +40,7 @@ def bench_jgan_step(task, batch_size: int, resolution: int, channels: int, steps
   sync = lambda: jax.block_until_ready(holder["state"])
   for _ in range(warmup):
     step()
-  return _time_windows(step, sync, steps)
+  return time_windows(step, sync, steps)
 
 
 def torch_networks(channels: int, g_width: int, d_width: int, num_blocks: int):
@@ -161,7 +161,7 @@ def _torch_loop(nets, batch_size, resolution, channels, steps, warmup, lr, cycle
 
   for _ in range(warmup):
     step()
-  return _time_windows(step, lambda: None, steps)
+  return time_windows(step, lambda: None, steps)
 
 
 def speed_rows(config, steps: int = 12, warmup: int = 3, torch_threads=(0, 1)) -> list[dict]:

@@ -35,7 +35,7 @@ from jgan.tasks import make_task
 from jgan.train import run
 
 
-def _time_windows(step: Callable[[], None], sync: Callable[[], None], steps: int, windows: int = 3) -> float:
+def time_windows(step: Callable[[], None], sync: Callable[[], None], steps: int, windows: int = 3) -> float:
   """Median seconds per step over `windows` windows of `steps // windows` steps each."""
   per = max(1, steps // windows)
   times = []
@@ -72,7 +72,7 @@ def bench_jgan(config, placement: str, steps: int, warmup: int) -> float:
     with jax.set_mesh(mesh):
       for _ in range(max(1, warmup // k)):
         step()
-      return _time_windows(step, sync, max(1, steps // k)) / k
+      return time_windows(step, sync, max(1, steps // k)) / k
   finally:
     feeder.close()
 
@@ -154,7 +154,7 @@ def bench_plain_flax(resolution: int, channels: int, width: int, latent_dim: int
   sync = lambda: jax.block_until_ready(holder["state"])
   for _ in range(warmup):
     step()
-  return _time_windows(step, sync, steps)
+  return time_windows(step, sync, steps)
 
 
 # ---------------------------------------------------------------- PyTorch baseline
@@ -216,13 +216,13 @@ def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width:
 
   for _ in range(warmup):
     step()
-  return _time_windows(step, lambda: None, steps)
+  return time_windows(step, lambda: None, steps)
 
 
 def report(rows: list[dict], print_fn=print) -> None:
-  print_fn(f"{'row':<14}{'batch':>6}{'precision':>10}{'k':>4}{'ms/step':>10}{'images/s':>11}")
+  print_fn(f"{'row':<22}{'batch':>6}{'precision':>10}{'k':>4}{'ms/step':>10}{'images/s':>11}")
   for r in rows:
-    print_fn(f"{r['row']:<14}{r['batch']:>6}{r['precision']:>10}{r['steps_per_call']:>4}"
+    print_fn(f"{r['row']:<22}{r['batch']:>6}{r['precision']:>10}{r['steps_per_call']:>4}"
              f"{r['ms_per_step']:>10.1f}{r['images_per_s']:>11.{0 if r['images_per_s'] >= 100 else 1}f}")
 
 
