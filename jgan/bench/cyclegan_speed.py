@@ -18,7 +18,7 @@ import random
 
 import jax
 
-from jgan.bench.speed import time_windows, row
+from jgan.bench.speed import row, time_windows
 from jgan.core import rng
 from jgan.models.cyclegan import PATCH_LAYERS
 
