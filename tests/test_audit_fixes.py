@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from jgan import tasks
 from jgan.core.sharding import make_mesh
@@ -141,44 +142,18 @@ def test_host_and_device_feeders_serve_the_same_batches_for_a_seed():
     np.testing.assert_array_equal(a, b)
 
 
-def test_reusing_the_d_batch_for_g_equals_backprop_through_a_second_forward():
-  """train.reuse_fake: G's gradient through the kept pullback equals value_and_grad of a fresh
-  forward on the same latents, labels and noise (what PyTorch's DCGAN loop computes)."""
+@pytest.mark.parametrize("reuse_fake", [True, False])
+def test_g_update_equals_backprop_through_a_forward_of_g(reuse_fake):
+  """G's update against a hand-built gradient, for both settings of train.reuse_fake.
+
+  True (the default): G's gradient through the kept pullback equals value_and_grad of a forward on the
+  last D update's latents, labels and G weights (what PyTorch's DCGAN loop computes). False (the behaviour
+  before reuse became the default): G draws its own latents from the step key's "g_latent" split and
+  backpropagates D's verdict through a second forward of the G that D's update left."""
   from jgan.core import rng
   from jgan.tasks.state import apply_net
   config = _config("dcgan")
-  config.train.reuse_fake = True
-  task = tasks.make_task(config, (28, 28, 1))
-  state = task.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
-  key = jax.random.key(5)
-  real = jax.random.uniform(key, (16, 28, 28, 1), jnp.float32, -1.0, 1.0)
-  batch = {"x": real, "label": jnp.zeros((16,), jnp.int32)}
-  reused, metrics = jax.jit(task.train_step)(state, batch, key)
-
-  d_key = jax.random.fold_in(rng.named(key, "d_step"), 0)
-  after_d, _ = task._d_update(state, real, batch["label"], d_key)
-  z = task.latents(rng.named(d_key, "d_latent"), 16)
-  y = task.fake_labels(rng.named(d_key, "d_labels"), 16)
-
-  def g_loss(g_params):
-    fake, _ = apply_net(task.generator, g_params, state.batch_stats["g"], z, train=True)
-    return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key)[0]
-
-  loss, grads = jax.value_and_grad(g_loss)(state.params["g"])
-  np.testing.assert_allclose(float(metrics["g_loss"]), float(loss), rtol=1e-5)
-  np.testing.assert_allclose(float(metrics["g_grad_norm"]), float(optax.global_norm(grads)), rtol=1e-4)
-  expected = optim.apply_gradients(after_d, "g", grads, task.g_optimizer).params["g"]
-  for got, want in zip(jax.tree.leaves(reused.params["g"]), jax.tree.leaves(expected)):
-    np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
-
-
-def test_fresh_latents_for_g_equal_backprop_through_a_forward_on_g_latent():
-  """train.reuse_fake=False (the behaviour before reuse became the default): G's update draws its own
-  latents from the step key's "g_latent" split and backpropagates D's verdict through a second forward of G."""
-  from jgan.core import rng
-  from jgan.tasks.state import apply_net
-  config = _config("dcgan")
-  config.train.reuse_fake = False
+  config.train.reuse_fake = reuse_fake
   task = tasks.make_task(config, (28, 28, 1))
   state = task.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
   key = jax.random.key(5)
@@ -186,16 +161,21 @@ def test_fresh_latents_for_g_equal_backprop_through_a_forward_on_g_latent():
   batch = {"x": real, "label": jnp.zeros((16,), jnp.int32)}
   stepped, metrics = jax.jit(task.train_step)(state, batch, key)
 
-  after_d, _ = task._d_update(state, real, batch["label"], jax.random.fold_in(rng.named(key, "d_step"), 0))
-  z = task.latents(rng.named(key, "g_latent"), 16)
-  y = task.fake_labels(rng.named(key, "g_labels"), 16)
+  d_key = jax.random.fold_in(rng.named(key, "d_step"), 0)
+  after_d, _ = task._d_update(state, real, batch["label"], d_key)
+  # Reuse: G as it was when D's update ran it; fresh: G after D's update (its BN stats moved).
+  g_from, z_key = (state, d_key) if reuse_fake else (after_d, key)
+  prefix = "d" if reuse_fake else "g"
+  z = task.latents(rng.named(z_key, f"{prefix}_latent"), 16)
+  y = task.fake_labels(rng.named(z_key, f"{prefix}_labels"), 16)
 
   def g_loss(g_params):
-    fake, _ = apply_net(task.generator, g_params, after_d.batch_stats["g"], z, train=True)
+    fake, _ = apply_net(task.generator, g_params, g_from.batch_stats["g"], z, train=True)
     return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key)[0]
 
-  loss, grads = jax.value_and_grad(g_loss)(after_d.params["g"])
+  loss, grads = jax.value_and_grad(g_loss)(g_from.params["g"])
   np.testing.assert_allclose(float(metrics["g_loss"]), float(loss), rtol=1e-5)
+  np.testing.assert_allclose(float(metrics["g_grad_norm"]), float(optax.global_norm(grads)), rtol=1e-4)
   expected = optim.apply_gradients(after_d, "g", grads, task.g_optimizer).params["g"]
   for got, want in zip(jax.tree.leaves(stepped.params["g"]), jax.tree.leaves(expected)):
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
