@@ -57,6 +57,8 @@ def base_config() -> ml_collections.ConfigDict:
       d_width=64,                        # conv D: channels of the first block
       max_mult=8,                        # conv nets: channel multiplier cap (width * 2^k <= width * max_mult)
       d_batch_norm=True,                 # dcgan D: BatchNorm after every conv but the first
+      dense_hidden=0,                    # dcgan: > 0: a hidden dense layer of this size in G (after z) and D
+                                         # (before the logit); InfoGAN's MNIST nets use 1024
       d_instance_norm=True,              # cyclegan D: instance norm on C128-C512, as the paper; False = none
       g_hidden=(256, 512),               # mlp G: hidden sizes
       d_hidden=(512, 256),               # mlp D: hidden sizes; bigan: the joint D's hidden size (first entry)

@@ -60,6 +60,25 @@ def test_dcgan_64_matches_pytorch_examples_parameter_counts():
   assert count(d.init(jax.random.key(0), jnp.zeros((1, 64, 64, 3)), train=False)) == 2_765_568
 
 
+def test_dcgan_dense_hidden_is_infogans_mnist_architecture():
+  """dense_hidden=1024, width 64 at 28 px is InfoGAN's MNIST nets (Chen et al. 2016, table 1): G: FC 1024 BN ReLU,
+  FC 7x7x128 BN ReLU, 4x4 up-conv 64 BN ReLU, 4x4 up-conv 1; D: 4x4 conv 64 lReLU, 4x4 conv 128 BN lReLU,
+  FC 1024 BN lReLU, FC 1. Counts from that table (no biases before a BatchNorm, BN = scale + offset)."""
+  count = lambda v: sum(x.size for x in jax.tree.leaves(v["params"]))
+  g = DCGANGenerator(resolution=28, channels=1, width=64, dense_hidden=1024)
+  d = DCGANDiscriminator(resolution=28, width=64, dense_hidden=1024)
+  g_expected = 100 * 1024 + 2 * 1024 + 1024 * 7 * 7 * 128 + 2 * 128 + 4 * 4 * 128 * 64 + 2 * 64 + 4 * 4 * 64 * 1
+  d_expected = 4 * 4 * 1 * 64 + 4 * 4 * 64 * 128 + 2 * 128 + 7 * 7 * 128 * 1024 + 2 * 1024 + 1024 * 1
+  z = jnp.zeros((2, 100))
+  gv = g.init(jax.random.key(0), z, train=False)
+  assert count(gv) == g_expected
+  dv = d.init(jax.random.key(0), jnp.zeros((2, 28, 28, 1)), train=False)
+  assert count(dv) == d_expected
+  images = g.apply(gv, z, train=False)
+  chex.assert_shape(images, (2, 28, 28, 1))
+  chex.assert_shape(d.apply(dv, images, train=False), (2,))
+
+
 @pytest.mark.parametrize("resolution", [8, 12, 30, 576])
 def test_dcgan_rejects_unsupported_resolutions(resolution):
   with pytest.raises(ValueError):

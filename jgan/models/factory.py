@@ -62,13 +62,15 @@ def _class_fields(m) -> tuple[dict, dict]:
           dict(num_classes=m.num_classes, acgan=m.acgan))
 
 
-def _conditional_conv(name: str, generator, discriminator, d_options: Callable) -> Callable:
-  """The builder of a conv G/D pair that may be class-conditional; d_options(model_config) -> D's own fields."""
+def _conditional_conv(name: str, generator, discriminator, d_options: Callable,
+                      g_options: Callable = lambda m: {}) -> Callable:
+  """The builder of a conv G/D pair that may be class-conditional; d_options(model_config) -> D's own fields,
+  g_options(model_config) -> G's."""
   def build(m, element_shape, dtype):
     resolution, channels = images_only(name, element_shape)
     g_class, d_class = _class_fields(m)
     g = generator(resolution=resolution, channels=channels, width=m.g_width, max_mult=m.max_mult, dtype=dtype,
-                  **g_class)
+                  **g_class, **g_options(m))
     d = discriminator(resolution=resolution, width=m.d_width, max_mult=m.max_mult, dtype=dtype, **d_class,
                       **d_options(m))
     return g, d
@@ -76,7 +78,8 @@ def _conditional_conv(name: str, generator, discriminator, d_options: Callable) 
 
 
 _dcgan = _conditional_conv("dcgan", DCGANGenerator, DCGANDiscriminator,
-                           lambda m: dict(use_batch_norm=m.d_batch_norm))
+                           lambda m: dict(use_batch_norm=m.d_batch_norm, dense_hidden=m.dense_hidden),
+                           lambda m: dict(dense_hidden=m.dense_hidden))
 _resnet = _conditional_conv("resnet", ResNetGenerator, ResNetDiscriminator,
                             lambda m: dict(spectral_norm=m.spectral_norm))
 
@@ -140,7 +143,8 @@ CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {
-    "dcgan": ModelSpec(_dcgan, _CONV | CONDITIONING_FIELDS | {"model.d_batch_norm"}, conditional=True),
+    "dcgan": ModelSpec(_dcgan, _CONV | CONDITIONING_FIELDS | {"model.d_batch_norm", "model.dense_hidden"},
+                       conditional=True),
     "mlp": ModelSpec(_mlp, frozenset({"model.g_hidden", "model.d_hidden"})),
     "resnet": ModelSpec(_resnet, _CONV | CONDITIONING_FIELDS | {"model.spectral_norm"}, conditional=True),
     "stylegan": ModelSpec(_stylegan, _CONV | {"model.w_dim", "model.mapping_layers", "model.style_mixing",

@@ -93,7 +93,7 @@ class BiGAN(GAN):
     (loss, (real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["d"])
     state = optim.apply_gradients(state, "d", grads, self.d_optimizer, clip=self.d_clip).replace(batch_stats=stats)
     return state, {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-                   "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "d_grad_norm": optax.global_norm(grads)}
+                   "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "d_grad_norm": optax.tree.norm(grads)}
 
   def _g_update(self, state: GANState, real: jax.Array, key: jax.Array):
     def loss_fn(ge_params):
@@ -108,7 +108,7 @@ class BiGAN(GAN):
     state = optim.apply_gradients(state, "g", grads["g"], self.g_optimizer)
     state = optim.apply_gradients(state, "e", grads["e"], self.g_optimizer).replace(batch_stats=stats)
     state = self._update_ema(state)
-    return state, {"g_loss": loss, "g_grad_norm": optax.global_norm(grads)}
+    return state, {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads)}
 
 
 # ---------------------------------------------------------------- config -> task

@@ -244,7 +244,7 @@ class GAN:
         "d_loss": loss,
         "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),   # D(x)
         "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),   # D(G(z)) before D's update
-        "d_grad_norm": optax.global_norm(grads),
+        "d_grad_norm": optax.tree.norm(grads),
     }
     if real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
@@ -278,7 +278,7 @@ class GAN:
   def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
     state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
     state = self._update_ema(state.replace(batch_stats={**state.batch_stats, "g": g_stats}))
-    metrics = {"g_loss": loss, "g_grad_norm": optax.global_norm(grads),
+    metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads),
                "d_fake_after": jnp.mean(jax.nn.sigmoid(fake_logits))}
     return state, metrics
 

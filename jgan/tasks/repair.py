@@ -162,7 +162,7 @@ class RepairTask:
 
     (loss, (terms, out)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["g"])
     state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
-    metrics = {"g_loss": loss, "g_grad_norm": optax.global_norm(grads),
+    metrics = {"g_loss": loss, "g_grad_norm": optax.tree.norm(grads),
                "psnr": self.quality(jax.lax.stop_gradient(out), x, damaged), **terms}
     return state, metrics
 
@@ -180,7 +180,7 @@ class RepairTask:
     (loss, (real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["d"])
     state = optim.apply_gradients(state, "d", grads, self.d_optimizer, clip=self.d_clip)
     return state, {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-                   "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "d_grad_norm": optax.global_norm(grads)}
+                   "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)), "d_grad_norm": optax.tree.norm(grads)}
 
   def _adversarial_step(self, state, x, damaged, key):
     state, d_metrics = self._d_update(state, x, damaged, key)
