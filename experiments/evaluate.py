@@ -23,6 +23,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A training run to sample and sc
 _IMAGES = flags.DEFINE_string("images", None, "Images to score (.npz, folder, zip or dataset name).")
 _REF = flags.DEFINE_string("ref", None, "Reference images (.npz, folder, zip or dataset name).")
 _REF_SPLIT = flags.DEFINE_string("ref_split", "train", "Split of a reference folder/zip/dataset (train/test).")
+_IMAGES_SPLIT = flags.DEFINE_string("images_split", "train", "Split of an --images folder/zip/dataset (train/test; "
+                                    "the embedded mnist10k also has heldout and pool).")
 _METRICS = flags.DEFINE_string("metrics", "fid", "Comma-separated: fid,kid,pr,dc,is,class_kl,confident,stacked_mnist.")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "inception or lenet-mnist (default: inception; for a "
                                  "--workdir run on MNIST, lenet-mnist).")
@@ -51,7 +53,7 @@ def main(argv):
   elif _IMAGES.value:
     result = evaluate(_IMAGES.value, _REF.value, _METRICS.value, extractor=_EXTRACTOR.value or "inception",
                       num=_NUM.value, resolution=_RESOLUTION.value, channels=_CHANNELS.value,
-                      reference_split=_REF_SPLIT.value, **common)
+                      reference_split=_REF_SPLIT.value, images_split=_IMAGES_SPLIT.value, **common)
   else:
     raise UserError("give --workdir=RUN or --images=PATH (with --ref=PATH_OR_DATASET)")
   print(json.dumps(result, indent=2, sort_keys=True))

@@ -103,3 +103,23 @@ def test_site_builds_strictly_and_offline(tmp_path):
   assert (site / "vendor" / "mermaid" / "mermaid.min.js").stat().st_size > 1_000_000
   assert (site / "vendor" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").is_dir()
   assert (site / "jgan" / "objectives" / "losses.py").is_file()
+
+
+def test_family_asset_marks_cleared_health_findings(tmp_path):
+  """make_assets rebuilds the monitor's lines from health.jsonl and says which episodes cleared."""
+  import json
+
+  from docs.scripts import make_assets
+  config = {"seed": 0, "train": {"num_steps": 30, "batch_size": 4, "loss": "non_saturating"},
+            "model": {"name": "dcgan", "g_width": 8, "d_width": 8}}
+  (tmp_path / "config.json").write_text(json.dumps(config))
+  (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 30, "d_loss": 1.25}) + "\n")
+  events = [{"step": 10, "kind": "low_diversity", "message": "collapsing"},
+            {"step": 20, "kind": "low_diversity", "episode": "end"},
+            {"step": 25, "kind": "mode_dropping", "message": "a mode is gone"}]
+  (tmp_path / "health.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+  text = make_assets.describe("dcgan", str(tmp_path))
+  assert "health: step 10: low_diversity: collapsing (cleared by step 20)" in text
+  assert "health: step 25: mode_dropping: a mode is gone\n" in text
+  assert "| `d_loss` | 1.250 |" in text
+  assert "Run: 30 of 30 generator steps, batch 4" in text

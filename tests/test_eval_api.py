@@ -53,6 +53,17 @@ def test_a_dataset_name_is_a_reference(digit_files, tfds_dir, tmp_path, monkeypa
   assert result["provenance"]["num_reference"] == 500 and result["scores"]["fid"] < 20
 
 
+def test_the_held_out_digits_are_a_scorable_set(tfds_dir, tmp_path, monkeypatch):
+  """--images=mnist10k --images_split=heldout: the 1,000 digits lenet-mnist never saw, the real-data row of the
+  main job's "confident" goal (README); lenet-mnist is sure of most of them, and every class is there."""
+  monkeypatch.setenv("JGAN_CACHE", str(tmp_path / "cache"))
+  result = evaluate("mnist10k", None, "confident", extractor="lenet-mnist", images_split="heldout", data_dir=tfds_dir)
+  assert result["provenance"]["num_samples"] == 1000
+  scores = result["scores"]
+  assert 0.9 < scores["confident"] < 1.0
+  assert 0.05 < scores["confident_min_share"] <= 0.1 <= scores["confident_max_share"] < 0.15
+
+
 @pytest.mark.parametrize("images,ref,metrics,message", [
     (np.zeros((5, 28, 28, 1), np.float32), None, "fid", "uint8"),
     (np.zeros((0, 28, 28, 1), np.uint8), None, "fid", "empty"),

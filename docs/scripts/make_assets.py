@@ -7,7 +7,7 @@
 For every family it writes, under docs/assets/families/:
   <name>.png  the run's last sample grid (workdir/samples/latest.png, copied as it is);
   <name>.md   the command that made the run, its step count, the last metrics line
-              (workdir/metrics.jsonl) and the health findings still open (workdir/health.jsonl),
+              (workdir/metrics.jsonl) and the health findings (workdir/health.jsonl), each marked when it cleared,
               included by docs/families.md.
 Nothing on those pages is typed by hand: rerun this script after new runs.
 
@@ -99,7 +99,7 @@ def _format(value) -> str:
 
 
 def describe(name: str, workdir: str) -> str:
-  """The markdown block of one run: command, steps, last metrics, open health findings."""
+  """The markdown block of one run: command, steps, last metrics, health findings (marked when cleared)."""
   module = FAMILIES[name][0] if name in FAMILIES else name
   with open(os.path.join(workdir, "config.json")) as f:
     config = json.load(f)
@@ -129,9 +129,14 @@ def describe(name: str, workdir: str) -> str:
   events = _read_jsonl(os.path.join(workdir, "health.jsonl"))
   found = [e for e in events if "kind" in e and "message" in e]
   if found:
-    # The lines the run printed, rebuilt from workdir/health.jsonl in the monitor's own format.
+    # The lines the run printed, rebuilt from workdir/health.jsonl in the monitor's own format; an
+    # episode that cleared later says so (its {"episode": "end"} event).
     lines += ["Health monitor findings (`health.jsonl`):", "", "```text"]
-    lines += [f"health: step {e['step']}: {e['kind']}: {e['message']}" for e in found]
+    for e in found:
+      ends = [x["step"] for x in events if x.get("episode") == "end" and x.get("kind") == e["kind"]
+              and x["step"] > e["step"]]
+      cleared = f" (cleared by step {min(ends)})" if ends else ""
+      lines.append(f"health: step {e['step']}: {e['kind']}: {e['message']}{cleared}")
     lines += ["```", ""]
   return "\n".join(lines)
 

@@ -136,7 +136,7 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
              num: int | None = None, num_reference: int | None = None, seed: int = 0,
              batch_size: int | None = None, cache: bool = True, resolution: int = 0, channels: int = 0,
              reference_split: str = "train", data_dir: str = "", kid_subsets: int = 100,
-             kid_subset_size: int = 1000) -> dict:
+             kid_subset_size: int = 1000, images_split: str = "train") -> dict:
   """Scores `images` against `reference`; returns {"scores": {...}, "provenance": {...}}.
 
   Args:
@@ -145,11 +145,13 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
     metrics: names from `METRICS` (a list or a comma-separated string).
     extractor: "inception" or "lenet-mnist"; `weights` overrides its weights file.
     num, num_reference: seeded random subsets (None: all).
+    images_split, reference_split: the split read from a folder/zip/dataset (for the embedded digits also
+      "heldout", the 1,000 lenet-mnist never saw, and "pool", the other 9,000: jgan.data.splits).
   """
   start = time.time()
   metrics = parse_metrics(metrics)
-  gen_images, gen_identity = sets.load_images(images, resolution=resolution, channels=channels, num=num, seed=seed,
-                                              data_dir=data_dir, what="--images")
+  gen_images, gen_identity = sets.load_images(images, resolution=resolution, channels=channels, split=images_split,
+                                              num=num, seed=seed, data_dir=data_dir, what="--images")
   result: dict = {"scores": {}}
   feature_metrics = [m for m in metrics if m != "stacked_mnist"]
   record = {"metrics": list(metrics), "seed": seed, "num_samples": int(gen_images.shape[0]), "images": gen_identity}
