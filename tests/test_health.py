@@ -310,3 +310,14 @@ def test_report_single_and_compare(tmp_path):
   page = (tmp_path / "cmp" / "index.html").read_text()
   assert {"samples_0.png", "samples_1.png", "samples_2.png"} <= set(re.findall(r"src='([^']+)'", page))
   assert "a#1" in page and "a#3" in page
+
+
+def test_episodes_pair_each_finding_with_the_end_that_closed_it():
+  events = [{"step": 10, "kind": "low_diversity", "message": "a"},
+            {"step": 20, "kind": "low_diversity", "episode": "end"},
+            {"step": 30, "kind": "spike", "message": "b"},
+            {"step": 40, "kind": "low_diversity", "message": "c"},
+            {"step": 50, "kind": "spike", "episode": "end"},
+            {"step": 60, "kind": "d_overpowering", "episode": "end"}]   # an end without a start is ignored
+  pairs = [(e["step"], end) for e, end in health.episodes(events)]
+  assert pairs == [(10, 20), (30, 50), (40, None)]

@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+from jgan.train import health
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "docs", "assets", "families")
 COMMAND_FILE = "docs_command.txt"
@@ -126,17 +128,13 @@ def describe(name: str, workdir: str) -> str:
     lines += [f"| metric at step {last['step']} | value |", "| --- | ---: |"]
     lines += [f"| `{key}` | {_format(value)} |" for key, value in rows]
     lines.append("")
-  events = _read_jsonl(os.path.join(workdir, "health.jsonl"))
-  found = [e for e in events if "kind" in e and "message" in e]
+  found = [(e, end) for e, end in health.episodes(health.read_events(workdir)) if "message" in e]
   if found:
     # The lines the run printed, rebuilt from workdir/health.jsonl in the monitor's own format; an
-    # episode that cleared later says so (its {"episode": "end"} event).
+    # episode that cleared later says so.
     lines += ["Health monitor findings (`health.jsonl`):", "", "```text"]
-    for e in found:
-      ends = [x["step"] for x in events if x.get("episode") == "end" and x.get("kind") == e["kind"]
-              and x["step"] > e["step"]]
-      cleared = f" (cleared by step {min(ends)})" if ends else ""
-      lines.append(f"health: step {e['step']}: {e['kind']}: {e['message']}{cleared}")
+    lines += [f"health: step {e['step']}: {e['kind']}: {e['message']}" + (f" (cleared by step {end})" if end else "")
+              for e, end in found]
     lines += ["```", ""]
   return "\n".join(lines)
 

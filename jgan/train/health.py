@@ -445,6 +445,23 @@ def read_events(workdir: str) -> list[dict]:
   return events
 
 
+def episodes(events: Sequence[dict]) -> list[tuple[dict, int | None]]:
+  """(start event, step of its {"episode": "end"} event, or None while still open) for every finding
+  in `events`, in order; an end event closes the open episode of its kind."""
+  out: list[tuple[dict, int | None]] = []
+  open_index: dict[str, int] = {}
+  for event in events:
+    kind = event.get("kind")
+    if event.get("episode") == "end":
+      if kind in open_index:
+        i = open_index.pop(kind)
+        out[i] = (out[i][0], event["step"])
+    else:
+      open_index[kind] = len(out)
+      out.append((event, None))
+  return out
+
+
 # Events that record what happened to the run, kept when it resumes from an earlier step.
 KEPT_ON_RESUME = ("rollback", "non_finite", "blow_up")
 
@@ -524,14 +541,9 @@ class HealthMonitor(Hook):
   def start(self, step: int) -> None:
     self.history = _read_history(self.workdir, step)[-MAX_HISTORY:]
     self._g_peak = window_medians_peak([h["g_grad_norm"] for h in self.history if "g_grad_norm" in h])
-    self.active = {}
-    for event in read_events(self.workdir):  # episodes still open at `step` stay open (no second line)
-      if event.get("step", 0) > step or event.get("kind") in KEPT_ON_RESUME:
-        continue
-      if event.get("episode") == "end":
-        self.active.pop(event["kind"], None)
-      else:
-        self.active[event["kind"]] = event
+    # Episodes still open at `step` stay open (no second line).
+    before = [e for e in read_events(self.workdir) if e.get("step", 0) <= step and e.get("kind") not in KEPT_ON_RESUME]
+    self.active = {event["kind"]: event for event, end in episodes(before) if end is None}
 
   def due(self, step: int, last_step: int) -> bool:
     self._last_step = last_step
