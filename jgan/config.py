@@ -108,6 +108,9 @@ def base_config() -> ml_collections.ConfigDict:
       pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
       reuse_fake=True,                   # G's update reuses the last D update's fake batch and G forward
                                          # (one G forward per step, as PyTorch's DCGAN loop); False: fresh z
+      g_topk=1.0,                        # top-k G update (Sinha et al. 2020): G's loss uses only this share
+                                         # of its batch, the samples D scores highest; 1 = off
+      g_topk_steps=0,                    # G updates over which that share falls linearly from 1 to g_topk
       pretrain_steps=0,                  # repair: reconstruction-only steps before the adversarial term joins
       recon_loss="l1",                   # repair: l1 | l2
       adv_weight=0.01,                   # repair: weight of G's adversarial loss against the recon loss

@@ -142,18 +142,20 @@ def test_host_and_device_feeders_serve_the_same_batches_for_a_seed():
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("reuse_fake", [True, False])
-def test_g_update_equals_backprop_through_a_forward_of_g(reuse_fake):
+@pytest.mark.parametrize("reuse_fake,g_topk", [(True, 1.0), (False, 1.0), (True, 0.5)])
+def test_g_update_equals_backprop_through_a_forward_of_g(reuse_fake, g_topk):
   """G's update against a hand-built gradient, for both settings of train.reuse_fake.
 
   True (the default): G's gradient through the kept pullback equals value_and_grad of a forward on the
   last D update's latents, labels and G weights (what PyTorch's DCGAN loop computes). False (the behaviour
   before reuse became the default): G draws its own latents from the step key's "g_latent" split and
-  backpropagates D's verdict through a second forward of the G that D's update left."""
+  backpropagates D's verdict through a second forward of the G that D's update left. With train.g_topk=0.5
+  the loss is the non-saturating term over the 8 of 16 samples that D scores highest."""
   from jgan.core import rng
   from jgan.tasks.state import apply_net
   config = _config("dcgan")
   config.train.reuse_fake = reuse_fake
+  config.train.g_topk = g_topk
   task = tasks.make_task(config, (28, 28, 1))
   state = task.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))
   key = jax.random.key(5)
@@ -171,7 +173,11 @@ def test_g_update_equals_backprop_through_a_forward_of_g(reuse_fake):
 
   def g_loss(g_params):
     fake, _ = apply_net(task.generator, g_params, g_from.batch_stats["g"], z, train=True)
-    return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key)[0]
+    if g_topk == 1.0:
+      return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key, state.step)[0]
+    logits, _ = apply_net(task.discriminator, after_d.params["d"], after_d.batch_stats["d"], fake, train=True)
+    kept = jnp.sort(logits)[8:]   # the top half by D's logit
+    return jnp.mean(jax.nn.softplus(-kept))
 
   loss, grads = jax.value_and_grad(g_loss)(g_from.params["g"])
   np.testing.assert_allclose(float(metrics["g_loss"]), float(loss), rtol=1e-5)

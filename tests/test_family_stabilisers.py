@@ -162,6 +162,8 @@ def test_colour_ops_keep_their_invariants_and_diff_augment_is_differentiable():
     ("model", "spectral_norm", True, "spectral_norm=True has no effect on task 'gan' with model 'dcgan'"),
     ("model", "num_classes", 10, "is unconditional"),
     ("train", "r1_every", 0, "r1_every=0 must be positive"),
+    ("train", "g_topk", 0.0, "g_topk=0.0 must be in"),
+    ("train", "g_topk_steps", -1, "g_topk_steps=-1 must be an integer"),
 ])
 def test_bad_family_values_fail_with_one_line(smoke_config, section, name, value, message):
   if name == "num_classes":

@@ -321,3 +321,16 @@ def test_episodes_pair_each_finding_with_the_end_that_closed_it():
             {"step": 60, "kind": "d_overpowering", "episode": "end"}]   # an end without a start is ignored
   pairs = [(e["step"], end) for e, end in health.episodes(events)]
   assert pairs == [(10, 20), (30, 50), (40, None)]
+
+
+def test_an_early_sample_finding_says_it_often_passes(tmp_path):
+  monitor, lines = _monitor(tmp_path, num_steps=4000)
+  collapsed = {"diversity": 0.2, "duplicates": 0.99}
+  monitor._fire(500, "low_diversity", collapsed)
+  monitor._fire(2000, "class_imbalance", {"class_kl": 0.3, "rarest_class": 0.01, "rarest": 4, "commonest": 1,
+                                          "commonest_share": 0.3})
+  monitor._fire(500, "d_overpowering", {"d_real": 0.99, "d_fake": 0.01})
+  early, late, not_sampled = (event["message"] for event in monitor.fired)
+  assert "This early in the run (step 500 of 4000) it often passes by itself" in early
+  assert "early in the run" not in late and "early in the run" not in not_sampled
+

@@ -49,3 +49,25 @@ def test_registry_names_every_family_and_rejects_unknown_names():
   assert {"minimax", "non_saturating", "least_squares", "wasserstein", "hinge"} <= set(losses.LOSSES)
   with pytest.raises(UserError, match="unknown loss 'wgan'"):
     losses.get_losses("wgan")
+
+
+def test_top_k_generator_loss_keeps_the_samples_d_scores_highest():
+  # FAKE = [-1.0, 0.7, 1.5, -3.0]: D ranks 1.5, 0.7, -1.0, -3.0. Half keeps 1.5 and 0.7.
+  nonsat = lambda logits: np.log1p(np.exp(-np.asarray(logits, np.float64)))   # -log s(l)
+  half = float(losses.top_k_generator_loss(losses.g_non_saturating, FAKE, 0.5))
+  np.testing.assert_allclose(half, nonsat([1.5, 0.7]).mean(), rtol=1e-6)
+  # ceil(0.6 * 4) = 3 kept; 1.0 is the plain loss.
+  np.testing.assert_allclose(float(losses.top_k_generator_loss(losses.g_non_saturating, FAKE, 0.6)),
+                             nonsat([1.5, 0.7, -1.0]).mean(), rtol=1e-6)
+  np.testing.assert_allclose(float(losses.top_k_generator_loss(losses.g_least_squares, FAKE, 1.0)),
+                             float(losses.g_least_squares(FAKE)), rtol=1e-6)
+  # The dropped samples get no gradient; the kept ones get -(1 - s(l)) / k.
+  grad = np.asarray(jax.grad(lambda logits: losses.top_k_generator_loss(losses.g_non_saturating, logits, 0.5))(FAKE))
+  np.testing.assert_allclose(grad, [0.0, -(1 - _sigmoid(0.7)) / 2, -(1 - _sigmoid(1.5)) / 2, 0.0], rtol=1e-5)
+
+
+def test_top_k_fraction_falls_linearly_then_holds():
+  got = [float(losses.top_k_fraction(step, 0.5, 100)) for step in (0, 50, 100, 400)]
+  np.testing.assert_allclose(got, [1.0, 0.75, 0.5, 0.5], rtol=1e-6)
+  assert float(losses.top_k_fraction(0, 0.25, 0)) == 0.25
+

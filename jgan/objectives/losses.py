@@ -97,3 +97,37 @@ def get_losses(name: str) -> tuple[DLoss, GLoss]:
   if name not in LOSSES:
     raise UserError(f"unknown loss {name!r}: choose one of {', '.join(sorted(LOSSES))}")
   return LOSSES[name]
+
+
+def top_k_fraction(step: jax.Array, final: float, ramp_steps: int) -> jax.Array:
+  """The share of each fake batch that G's top-k update keeps at G update `step` (0-based).
+
+  Falls linearly from 1 at step 0 to `final` at `ramp_steps`, then stays (`ramp_steps` 0: `final` from
+  the start). Sinha et al. 2020 decay k geometrically per epoch; a ramp in steps does the same job
+  without tying the schedule to the dataset's size.
+  """
+  if ramp_steps <= 0:
+    return jnp.asarray(final, jnp.float32)
+  progress = jnp.minimum(jnp.asarray(step, jnp.float32) / ramp_steps, 1.0)
+  return 1.0 - (1.0 - final) * progress
+
+
+def top_k_generator_loss(g_loss: GLoss, fake_logits: jax.Array, fraction: jax.Array) -> jax.Array:
+  """G's loss over the ceil(fraction * B) fake examples D scores highest (Sinha et al. 2020, "Top-k
+  Training of GANs", arXiv:2002.06224): the rest, which D already finds fake, give no gradient.
+
+  Args:
+    g_loss: a generator loss (the mean of a per-example term over its batch).
+    fake_logits: (B,) D's logits on G's samples.
+    fraction: scalar in (0, 1]; 1 gives g_loss(fake_logits) exactly.
+  Returns:
+    scalar: the mean of g_loss's per-example term over the kept examples.
+  """
+  batch = fake_logits.shape[0]
+  keep = jnp.clip(jnp.ceil(fraction * batch), 1, batch)
+  # Rank 0 = the most real-looking sample; ties keep the earlier example (argsort is stable).
+  rank = jnp.argsort(jnp.argsort(-jax.lax.stop_gradient(fake_logits)))
+  weights = (rank < keep).astype(fake_logits.dtype)
+  per_example = jax.vmap(lambda logit: g_loss(logit[None]))(fake_logits)
+  return jnp.sum(weights * per_example) / keep
+

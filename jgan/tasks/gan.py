@@ -109,6 +109,8 @@ class GAN:
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
   reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
+  g_topk: float = 1.0            # < 1: G's loss keeps the top share of its batch by D's score (Sinha et al. 2020)
+  g_topk_steps: int = 0          # G updates over which that share falls linearly from 1 to g_topk
 
   @property
   def batch_multiple(self) -> int:
@@ -265,12 +267,16 @@ class GAN:
     decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
     return state.replace(ema_params={"g": ema_update(state.ema_params["g"], state.params["g"], decay)})
 
-  def _g_loss(self, d_params, d_stats, fake, fake_y, key):
+  def _g_loss(self, d_params, d_stats, fake, fake_y, key, step):
     """G's loss on its samples `fake` (before DiffAugment and packing) against D; (loss, fake logits)."""
     fake = pack_inputs(self._augment(fake, rng.named(key, "augment_g")), self.pack)
     # D's running statistics are D's own business: this pass does not update them.
     fake_logits, fake_cls = split_logits(self.apply_d(d_params, d_stats, fake, fake_y, True)[0])
-    loss = self.g_loss(fake_logits)
+    if self.g_topk < 1:
+      fraction = losses.top_k_fraction(step, self.g_topk, self.g_topk_steps)
+      loss = losses.top_k_generator_loss(self.g_loss, fake_logits, fraction)
+    else:
+      loss = self.g_loss(fake_logits)
     if self.acgan_weight > 0:
       loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y)
     return loss, fake_logits
@@ -290,7 +296,7 @@ class GAN:
 
     def loss_fn(g_params):
       fake, g_stats = self.apply_g(g_params, state.batch_stats["g"], z, fake_y, True, rng.named(key, "g_noise"))
-      loss, fake_logits = self._g_loss(state.params["d"], state.batch_stats["d"], fake, fake_y, key)
+      loss, fake_logits = self._g_loss(state.params["d"], state.batch_stats["d"], fake, fake_y, key, state.step)
       return loss, (g_stats, fake_logits)
 
     (loss, (g_stats, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["g"])
@@ -300,7 +306,8 @@ class GAN:
     """G's update on the batch D just saw: dL/dfake against the updated D, pulled back through G's forward."""
     fake, fake_y, g_pullback = kept
     (loss, fake_logits), grad_fake = jax.value_and_grad(
-        lambda x: self._g_loss(state.params["d"], state.batch_stats["d"], x, fake_y, key), has_aux=True)(fake)
+        lambda x: self._g_loss(state.params["d"], state.batch_stats["d"], x, fake_y, key, state.step),
+        has_aux=True)(fake)
     grads, = g_pullback(grad_fake)
     return self._finish_g_update(state, loss, grads, fake_logits, state.batch_stats["g"])
 
@@ -404,6 +411,10 @@ def validate_gan(config) -> None:
     raise UserError(f"config.model.num_classes: model {m.name!r} is unconditional; use one of {', '.join(conditional)}")
   if m.acgan and not m.num_classes:
     raise UserError("config.model.acgan needs class labels: set config.model.num_classes")
+  if not 0 < t.g_topk <= 1:
+    raise UserError(f"config.train.g_topk={t.g_topk!r} must be in (0, 1] (1 = off)")
+  if not isinstance(t.g_topk_steps, int) or t.g_topk_steps < 0:
+    raise UserError(f"config.train.g_topk_steps={t.g_topk_steps!r} must be an integer >= 0")
   if t.acgan_weight != 1.0 and not m.acgan:
     raise UserError("config.train.acgan_weight weighs an ACGAN head: set config.model.acgan=True, or leave it at 1.0")
   if m.name == "stylegan" and t.batch_size % min(m.mbstd_group, t.batch_size):
@@ -431,11 +442,13 @@ def make_gan(config, element_shape) -> GAN:
   generator, discriminator = factory.networks(m, element_shape)
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
              num_classes=m.num_classes, acgan_weight=config.train.acgan_weight if m.acgan else 0.0,
-             noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake)
+             noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
+             g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
 
 
 base.register(base.TaskSpec(
     name="gan", build=make_gan, validate=validate_gan,
     fields=GAME_FIELDS | {"train.gp_weight", "train.r1_gamma", "train.r1_every", "train.augment",
-                          "train.acgan_weight", "train.pack", "train.reuse_fake"},
+                          "train.acgan_weight", "train.pack", "train.reuse_fake", "train.g_topk",
+                          "train.g_topk_steps"},
     conditional=True))

@@ -109,6 +109,12 @@ ADVICE = {
     "blow_up": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}).",
 }
 KINDS = tuple(ADVICE)
+# Sample-based findings in the first EARLY_SHARE of a run say so: a young G is often collapsed or lopsided
+# and grows out of it (the main job's step-500 samples are near duplicates; by step 1,500 they are not).
+SAMPLE_KINDS = ("low_diversity", "class_imbalance", "mode_dropping")
+EARLY_SHARE = 0.25
+EARLY_NOTE = (" This early in the run (step {step} of {num_steps}) it often passes by itself: change the config "
+              "only if later checks still report it.")
 
 
 # ----------------------------------------------------------------------------- detectors on metric histories
@@ -654,6 +660,8 @@ class HealthMonitor(Hook):
   def _fire(self, step: int, kind: str, values: dict) -> dict:
     t = self.train_config
     message = f"{describe(kind, values)}. " + ADVICE[kind].format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss)
+    if kind in SAMPLE_KINDS and step < EARLY_SHARE * t.num_steps:
+      message += EARLY_NOTE.format(step=step, num_steps=t.num_steps)
     event = {"step": step, "kind": kind, "message": message, **_jsonable(values)}
     self.active[kind] = event
     self.fired.append(event)
