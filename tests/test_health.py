@@ -334,3 +334,17 @@ def test_an_early_sample_finding_says_it_often_passes(tmp_path):
   assert "This early in the run (step 500 of 4000) it often passes by itself" in early
   assert "early in the run" not in late and "early in the run" not in not_sampled
 
+
+def test_a_conditional_run_is_not_told_to_become_conditional(tmp_path):
+  imbalance = {"class_kl": 0.3, "rarest_class": 0.01, "rarest": 4, "commonest": 1, "commonest_share": 0.3}
+  messages = []
+  for conditional in (False, True):
+    (tmp_path / str(conditional)).mkdir()
+    monitor, _ = _monitor(tmp_path / str(conditional), num_steps=100)
+    monitor.probe = health.ImageProbe(lambda state: None, lambda images: {"features": np.zeros((2, 1))},
+                                      np.zeros((2, 1, 1, 1), np.uint8), conditional=conditional)
+    messages.append(monitor._fire(90, "class_imbalance", imbalance)["message"])
+  unconditional, conditional = messages
+  assert "a conditional G (config.model.num_classes=10)" in unconditional
+  assert "does not follow its labels" in conditional and "num_classes=10" not in conditional
+

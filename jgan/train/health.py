@@ -109,6 +109,12 @@ ADVICE = {
     "blow_up": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}).",
 }
 KINDS = tuple(ADVICE)
+# A conditional G is sampled with the labels 0..K-1 in turn, so there an imbalance means it ignores them.
+CONDITIONAL_ADVICE = {
+    "class_imbalance": "G is conditional and drew every class equally often, so it does not follow its labels: "
+                       "try a longer config.train.num_steps, a lower config.train.g_lr ({g_lr:g}) or "
+                       "config.model.acgan=True.",
+}
 # Sample-based findings in the first EARLY_SHARE of a run say so: a young G is often collapsed or lopsided
 # and grows out of it (the main job's step-500 samples are near duplicates; by step 1,500 they are not).
 SAMPLE_KINDS = ("low_diversity", "class_imbalance", "mode_dropping")
@@ -344,11 +350,13 @@ class ImageProbe(Probe):
   """
 
   def __init__(self, sample_fn: Callable[[Any], np.ndarray], featurize: Callable[[np.ndarray], dict],
-               real: np.ndarray, num_classes: int = 0, classify: Callable | None = None):
+               real: np.ndarray, num_classes: int = 0, classify: Callable | None = None,
+               conditional: bool = False):
     self.sample_fn = sample_fn
     self.featurize = featurize
     self.num_classes = num_classes
     self.classify = classify
+    self.conditional = conditional  # G draws the classes 0..K-1 in turn: an imbalance means it ignores them
     self.real = RealStats(featurize(real)["features"])
 
   def __call__(self, state: Any) -> dict:
@@ -420,7 +428,8 @@ def make_probe(task, config, source) -> Probe | None:
     if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes:
       num_classes = task.num_classes
       classify = _acgan_head(task, num)
-  return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify)
+  return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify,
+                    conditional=bool(getattr(task, "num_classes", 0)))
 
 
 def _acgan_head(task, num: int) -> Callable:
@@ -659,7 +668,9 @@ class HealthMonitor(Hook):
 
   def _fire(self, step: int, kind: str, values: dict) -> dict:
     t = self.train_config
-    message = f"{describe(kind, values)}. " + ADVICE[kind].format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss)
+    conditional = getattr(self.probe, "conditional", False)
+    advice = CONDITIONAL_ADVICE.get(kind, ADVICE[kind]) if conditional else ADVICE[kind]
+    message = f"{describe(kind, values)}. " + advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss)
     if kind in SAMPLE_KINDS and step < EARLY_SHARE * t.num_steps:
       message += EARLY_NOTE.format(step=step, num_steps=t.num_steps)
     event = {"step": step, "kind": kind, "message": message, **_jsonable(values)}
