@@ -130,4 +130,3 @@ def top_k_generator_loss(g_loss: GLoss, fake_logits: jax.Array, fraction: jax.Ar
   weights = (rank < keep).astype(fake_logits.dtype)
   per_example = jax.vmap(lambda logit: g_loss(logit[None]))(fake_logits)
   return jnp.sum(weights * per_example) / keep
-
