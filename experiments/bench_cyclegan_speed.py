@@ -24,7 +24,7 @@ def main(argv):
   rows = cyclegan_speed.speed_rows(config, _STEPS.value, _WARMUP.value, [int(n) for n in _THREADS.value])
   m, d = config.model, config.data
   print(f"CycleGAN train step, {d.resolution} px, g_width {m.g_width}, d_width {m.d_width}, {m.num_blocks} blocks "
-        f"(images/s = domain-A images per second)")
+        f"(images/s = domain-A images per second; the paper's G on both sides, without the code)")
   speed.report(rows)
   if _JSON.value:
     speed.dump_json(rows, _JSON.value)

@@ -6,7 +6,8 @@
 a2b runs G (domain A -> B), b2a runs F (B -> A). Any image size (padded to a multiple of 4 for
 the network, cropped back); grayscale, RGB, RGBA and palette images are converted to the model's
 channels, with a note on stderr. A folder: every image file in it (not in subfolders) is written
-to OUT_FOLDER/<name>.png. Bad input is one line on stderr and exit status 2.
+to OUT_FOLDER/<name>.png. Bad input is one line on stderr and exit status 2. A run trained with
+config.model.code_dim > 0 draws many B images for one A image: --seed=K picks one (default: the zero code).
 """
 import os
 
@@ -21,6 +22,8 @@ _IMAGE = flags.DEFINE_string("image", None, "Input image file.")
 _IMAGES = flags.DEFINE_string("images", None, "Input folder of images (instead of --image).")
 _OUT = flags.DEFINE_string("out", None, "Output .png file (--image) or folder (--images).")
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
+_SEED = flags.DEFINE_integer("seed", None, "a2b with a G that takes a code (config.model.code_dim > 0): draw the "
+                             "code from this seed, the same for every image (default: the zero code).")
 
 
 def _inputs() -> list[tuple[str, str]]:
@@ -60,7 +63,7 @@ def main(argv):
   model = translate.load(_WORKDIR.value, _STEP.value)
   for path, out in pairs:
     image = image_io.read_image(path, model.channels)
-    image_io.save_image(out, model.translate(image[None], direction)[0])
+    image_io.save_image(out, model.translate(image[None], direction, seed=_SEED.value)[0])
   where = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} images to {_OUT.value}"
   print(f"wrote {where} ({direction}) with the model of {_WORKDIR.value} at step {model.step}")
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from jgan import tasks
-from jgan.core import sharding
+from jgan.core import rng, sharding
 from jgan.core.errors import UserError
 from jgan.data import synthetic, unpaired
 from jgan.data.pipeline import make_feeder
@@ -89,6 +89,7 @@ def test_cycle_and_identity_losses_match_a_hand_computation():
 
 def test_the_generator_loss_is_adv_plus_10_cycle_plus_5_identity():
   config = _config()
+  config.model.code_dim = 0   # the paper's G (the code's terms: test_the_code_cycles_by_hand)
   task = tasks.make_task(config, (32, 32, 3))
   state = task.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   a = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1, maxval=1)
@@ -104,6 +105,45 @@ def test_the_generator_loss_is_adv_plus_10_cycle_plus_5_identity():
   assert m["cycle"] == pytest.approx(by_hand, rel=1e-4)
   scores = task.discriminator.apply({"params": p["d_b"]}, fake_b)
   assert m["adv_g"] == pytest.approx(float(np.mean((np.asarray(scores) - 1) ** 2)), rel=1e-4)
+
+
+def test_generator_with_a_code_appends_it_to_the_input_and_reads_one_back():
+  g = nets.ResnetGenerator(channels=3, width=4, num_blocks=1, code_dim=2)
+  x = jax.random.uniform(jax.random.key(1), (3, 16, 20, 3), minval=-1, maxval=1)
+  z = jax.random.uniform(jax.random.key(2), (3, 2), minval=-1, maxval=1)
+  params = g.init(jax.random.key(0), x[:1])
+  assert params["params"]["ResidualBlock_0"]["Dense_0"]["kernel"].shape == (2, 2 * 16)  # scale and shift of 16 maps
+  image, code = g.apply(params, x, z)
+  assert image.shape == x.shape and code.shape == (3, 2) and float(jnp.max(jnp.abs(code))) <= 1.0
+  zero_image, _ = g.apply(params, x)
+  np.testing.assert_array_equal(np.asarray(zero_image), np.asarray(g.apply(params, x, jnp.zeros((3, 2)))[0]))
+  assert not np.allclose(np.asarray(image), np.asarray(zero_image))
+  with pytest.raises(ValueError, match="code_dim=0"):
+    nets.ResnetGenerator(channels=3, width=4, num_blocks=1).init(jax.random.key(0), x[:1], z[:1])
+
+
+def test_the_code_cycles_by_hand():
+  config = _config()
+  config.model.code_dim = 2
+  task = tasks.make_task(config, (32, 32, 3))
+  state = task.init(jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  a = jax.random.uniform(jax.random.key(1), (2, 32, 32, 3), minval=-1, maxval=1)
+  b = jax.random.uniform(jax.random.key(2), (2, 32, 32, 3), minval=-1, maxval=1)
+  key = jax.random.key(3)
+  _, metrics = jax.jit(task.train_step)(state, {"x": a, "x_b": b}, key)
+  m = {k: float(v) for k, v in metrics.items()}
+  assert m["g_loss"] == pytest.approx(m["adv_g"] + m["adv_f"] + 10 * (m["cycle"] + m["code_cycle"])
+                                      + 5 * m["identity"], rel=1e-5)
+  # by hand: z from the step key's "code" split; G(a, z) -> F -> (rec_a, rec_z); b -> F -> (fake_a, z_b) -> G
+  z = jax.random.uniform(rng.named(key, "code"), (2, 2), minval=-1, maxval=1)
+  net, p = task.generator, state.params
+  fake_b, _ = net.apply({"params": p["g"]}, a, z)
+  rec_a, rec_z = net.apply({"params": p["f"]}, fake_b)
+  fake_a, z_b = net.apply({"params": p["f"]}, b)
+  rec_b, _ = net.apply({"params": p["g"]}, fake_a, z_b)
+  assert m["code_cycle"] == pytest.approx(float(np.mean(np.abs(np.asarray(rec_z) - np.asarray(z)))), rel=1e-4)
+  by_hand = np.mean(np.abs(np.asarray(rec_a) - np.asarray(a))) + np.mean(np.abs(np.asarray(rec_b) - np.asarray(b)))
+  assert m["cycle"] == pytest.approx(by_hand, rel=1e-4)
 
 
 # ---------------------------------------------------------------- the image pool
@@ -309,3 +349,42 @@ def test_translate_cli_writes_images_and_reports_bad_input_in_one_line(smoke_run
     result = run_module("experiments.translate", *args)
     lines = result.stderr.strip().splitlines()
     assert result.returncode != 0 and expected in result.stderr and len(lines) == 1, (expected, result.stderr)
+
+
+def test_bench_translate_scores_every_row_with_the_oracle_and_the_gap(smoke_run):
+  from jgan.bench import digit_translation
+  workdir, _, _ = smoke_run
+  rows = digit_translation.score_run(workdir, steps=3, seed=0)
+  trained_on = [name for name in rows if name.startswith("classifier on real B")]
+  assert len(trained_on) == 3 and any("target oracle" in name for name in trained_on)
+  assert all(0.0 <= rows[name] <= 1.0 for name in rows if not name.startswith(("share", "colour")))
+  assert rows["colour spread of G(A) / of real B"] >= 0.0
+  source, adapted, oracle = (rows[name] for name in trained_on)
+  gap = rows["share of the source-only -> oracle gap closed by G(A)"]
+  assert gap == pytest.approx((adapted - source) / max(oracle - source, 1e-9))
+
+
+def test_a_code_model_translates_one_to_many_by_seed(tmp_path):
+  from jgan.infer import translate
+  from jgan.train.run import train
+  config = _config()
+  config.model.code_dim = 2
+  config.train.num_steps = 2
+  workdir = str(tmp_path / "code")
+  train(config, workdir)
+  model = translate.load(workdir)
+  images = np.random.default_rng(0).integers(0, 256, (5, 12, 16, 3), dtype=np.uint8)
+  one, two = model.translate(images, "a2b", seed=1), model.translate(images, "a2b", seed=2)
+  assert not np.array_equal(one, two)
+  np.testing.assert_array_equal(one, model.translate(images, "a2b", batch_size=2, seed=1))  # codes drawn up front
+  np.testing.assert_array_equal(model.translate(images, "a2b"), model.translate(images, "a2b", seed=None))
+  np.testing.assert_array_equal(model.translate(images, "b2a", seed=1), model.translate(images, "b2a", seed=2))
+  Image.fromarray(images[0]).save(tmp_path / "in.png")
+  outs = []
+  for seed in ("--seed=1", "--seed=2"):
+    out = tmp_path / f"out{seed[-1]}.png"
+    done = run_module("experiments.translate", f"--workdir={workdir}", f"--image={tmp_path / 'in.png'}",
+                      f"--out={out}", seed)
+    assert done.returncode == 0, done.stderr[-2000:]
+    outs.append(np.asarray(Image.open(out)))
+  assert not np.array_equal(*outs)

@@ -139,3 +139,13 @@ def test_style_smoke_config_trains_and_is_scored(tmp_path, capsys):
   references = bench_style.score_references(config, seed=1, num_test=4, num_reference=8, paired_steps=2)
   assert set(references) == {"identity", "histogram", "paired L1"}
   assert references["identity"] == rows["identity"] and references["histogram"] == rows["histogram"]
+
+
+@needs_cifar
+def test_the_default_style_root_is_found_from_any_working_folder(tmp_path, monkeypatch):
+  from jgan import config as config_lib
+  from jgan.data.unpaired import style_root
+  default = config_lib.default_of("data.style_root")
+  monkeypatch.chdir(tmp_path)   # where ../shared/... means nothing
+  assert os.path.samefile(style_root(default), ZIP)
+  assert style_root("no/such.zip") == "no/such.zip" and style_root(str(tmp_path)) == str(tmp_path)

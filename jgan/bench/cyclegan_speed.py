@@ -169,6 +169,9 @@ def speed_rows(config, steps: int = 12, warmup: int = 3, torch_threads=(0, 1)) -
   for the CycleGAN of `config` (its batch and nets). On a loaded machine torch's OpenMP threads can wait on
   each other far longer than they compute, hence the single-thread row beside the default."""
   from jgan.tasks import make_task
+  # The authors' nets have no code (config.model.code_dim): time the paper's step on both sides.
+  config = config.copy_and_resolve_references()
+  config.model.code_dim = 0
   t, m, d = config.train, config.model, config.data
   task = make_task(config, (d.resolution, d.resolution, d.channels))
   device = str(jax.devices()[0])

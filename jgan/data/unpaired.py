@@ -61,6 +61,19 @@ def _builtin_source(name: str, split: str, data_config) -> sources.Source:
                         fingerprint=synthetic.fingerprint(name, split))
 
 
+def style_root(path: str) -> str:
+  """config.data.style_root as given when it exists; a relative path that does not exist from the working
+  folder is also looked up from the folder holding the jgan package (its default, ../shared/..., is relative
+  to a checkout), so the style task runs from any folder of a checkout. Otherwise `path` unchanged (the
+  source then says it is missing)."""
+  import os
+  if os.path.exists(path) or os.path.isabs(path):
+    return path
+  checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  candidate = os.path.normpath(os.path.join(checkout, path))
+  return candidate if os.path.exists(candidate) else path
+
+
 def _style_source(name: str, split: str, data_config) -> sources.Source:
   if split not in stylise.SPLITS:
     raise UserError(f"built-in domain {name!r} has no split {split!r}: use {name}:train or {name}:test")
@@ -69,7 +82,7 @@ def _style_source(name: str, split: str, data_config) -> sources.Source:
   limit = data_config.domain_limit
   if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
     raise UserError(f"config.data.domain_limit={limit!r} must be an integer >= 0 (0 = the whole domain)")
-  photos = sources.open_source(data_like(data_config, source=data_config.style_root, split=split))
+  photos = sources.open_source(data_like(data_config, source=style_root(data_config.style_root), split=split))
   indices = stylise.domain_indices(name, split, photos.length, limit)
   styled = name == stylise.DOMAINS[1]
 

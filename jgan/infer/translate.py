@@ -67,8 +67,13 @@ class Translator:
     self.step = int(self.state.step)
     self._translate = jax.jit(self.task.translate, static_argnums=2)
 
-  def translate(self, images, direction: str = "a2b", batch_size: int = 16) -> np.ndarray:
-    """(B, H, W, C) uint8 [0, 255] or float [-1, 1], any H, W -> the same shape and kind."""
+  def translate(self, images, direction: str = "a2b", batch_size: int = 16, seed: int | None = None) -> np.ndarray:
+    """(B, H, W, C) uint8 [0, 255] or float [-1, 1], any H, W -> the same shape and kind.
+
+    seed: for a G with codes (config.model.code_dim > 0), a2b draws image i's code from jax.random.key(seed)
+    (one draw for the whole batch, so a result does not depend on batch_size); None uses the zero code.
+    """
+    import jax
     import jax.numpy as jnp
     check_direction(direction)
     original = np.asarray(images)
@@ -81,10 +86,14 @@ class Translator:
     floats = original.astype(np.float32) * (2.0 / 255.0) - 1.0 if as_uint8 else original.astype(np.float32)
     _, height, width, _ = floats.shape
     pad_h, pad_w = pad_amounts(height), pad_amounts(width)
+    codes = None
+    if seed is not None and direction == "a2b" and self.task.code_dim:
+      codes = self.task.draw_codes(jax.random.key(seed), len(floats))
     out = []
     for i in range(0, len(floats), batch_size):
       x = pad_reflect(floats[i:i + batch_size], pad_h, pad_w)
-      y = np.asarray(self._translate(self.state.params, jnp.asarray(x), direction))
+      code = None if codes is None else codes[i:i + batch_size]
+      y = np.asarray(self._translate(self.state.params, jnp.asarray(x), direction, code))
       out.append(y[:, pad_h[0]:pad_h[0] + height, pad_w[0]:pad_w[0] + width])
     result = np.concatenate(out)
     return np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8) if as_uint8 else result

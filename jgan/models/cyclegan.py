@@ -61,44 +61,72 @@ def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
 
 
+def modulate(h: jax.Array, code: jax.Array | None, dtype=None) -> jax.Array:
+  """h (B, H, W, C) after an instance norm, scaled and shifted per example and channel by the code (B, k):
+  h * (1 + gamma(code)) + beta(code), gamma and beta one dense layer (adaptive instance norm, Huang and
+  Belongie 2017, as MUNIT's decoder, Huang et al. 2018). A constant input channel would not do: the
+  instance norm after the first conv removes every spatially constant signal. No code: h unchanged.
+  Call it inside a compact module (the dense layer is the caller's)."""
+  if code is None:
+    return h
+  gamma_beta = nn.Dense(2 * h.shape[-1], dtype=dtype)(code).astype(h.dtype)[:, None, None, :]
+  gamma, beta = jnp.split(gamma_beta, 2, axis=-1)
+  return h * (1 + gamma) + beta
+
+
 class ResidualBlock(nn.Module):
-  """R_k: reflect-pad, 3x3 conv, IN, ReLU, reflect-pad, 3x3 conv, IN, plus the input."""
+  """R_k: reflect-pad, 3x3 conv, IN, ReLU, reflect-pad, 3x3 conv, IN, plus the input (with a code: each IN
+  modulated, `modulate`)."""
   features: int
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, code: jax.Array | None = None) -> jax.Array:
     h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(x, 1))
-    h = nn.relu(instance_norm(h))
+    h = nn.relu(modulate(instance_norm(h), code, self.dtype))
     h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(h, 1))
-    return x + instance_norm(h)
+    return x + modulate(instance_norm(h), code, self.dtype)
 
 
 class ResnetGenerator(nn.Module):
-  """The CycleGAN generator. __call__(images (B, H, W, C_in)) -> (B, H, W, channels) in [-1, 1]."""
+  """The CycleGAN generator. __call__(images (B, H, W, C_in)) -> (B, H, W, channels) in [-1, 1].
+
+  code_dim > 0 (not in the paper; `jgan.tasks.cyclegan` explains the use): the generator also takes a code
+  (B, code_dim), which scales and shifts every instance norm of the residual blocks and the upsampling
+  layers (`modulate`), and also returns one, read from the bottleneck (mean over positions, a dense layer,
+  tanh) in [-1, 1]: __call__(images, code) -> (images, code). A missing input code counts as zeros.
+  """
   channels: int
   width: int = 64
   num_blocks: int = 6
+  code_dim: int = 0
   dtype: Any = None
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+  def __call__(self, x: jax.Array, code: jax.Array | None = None, train: bool = False):
     del train  # no dropout, no running statistics
     if x.shape[1] % 4 or x.shape[2] % 4:
       raise ValueError(f"ResnetGenerator needs H and W divisible by 4, got {x.shape[1:3]}")
+    if self.code_dim:
+      code = jnp.zeros((x.shape[0], self.code_dim), jnp.float32) if code is None else code.astype(jnp.float32)
+    elif code is not None:
+      raise ValueError("this ResnetGenerator has code_dim=0 and takes no code")
     k = self.width
     h = nn.Conv(k, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(x, 3))                # c7s1-k
     h = nn.relu(instance_norm(h))
     for mult in (2, 4):                                                                          # d2k, d4k
       h = nn.Conv(k * mult, (3, 3), strides=2, padding=((1, 1), (1, 1)), dtype=self.dtype)(h)
       h = nn.relu(instance_norm(h))
+    if self.code_dim:   # read before the code acts, so F's code says what it saw
+      code_out = jnp.tanh(nn.Dense(self.code_dim, dtype=self.dtype)(jnp.mean(h, axis=(1, 2))).astype(jnp.float32))
     for _ in range(self.num_blocks):                                                             # R4k
-      h = ResidualBlock(4 * k, dtype=self.dtype)(h)
+      h = ResidualBlock(4 * k, dtype=self.dtype)(h, code)
     for mult in (2, 1):                                                                          # u2k, uk
       h = nn.ConvTranspose(k * mult, (3, 3), strides=(2, 2), padding="SAME", dtype=self.dtype)(h)
-      h = nn.relu(instance_norm(h))
+      h = nn.relu(modulate(instance_norm(h), code, self.dtype))
     h = nn.Conv(self.channels, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(h, 3))    # c7s1-C
-    return jnp.tanh(h.astype(jnp.float32))
+    image = jnp.tanh(h.astype(jnp.float32))
+    return (image, code_out) if self.code_dim else image
 
 
 class PatchGANDiscriminator(nn.Module):

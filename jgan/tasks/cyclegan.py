@@ -18,6 +18,15 @@ One step, on batch {"x": a (B, H, W, C), "x_b": b (B, H, W, C)} (`jgan.data.unpa
   3. D_A and D_B each minimise the registry's D loss of (real, pooled fakes); for least squares
      that is 1/2 (mean((D(real) - 1)^2) + mean(D(fake)^2)): the paper's "divide the objective by 2".
 
+With `model.code_dim` = k > 0 (not in the paper; default 0), G becomes one-to-many. The paper's G is a
+function, so where one a has many plausible b (a digit over any texture) it can only draw one of them, the
+same for every input; here G(a, z) also takes a code z ~ U(-1, 1)^k and F(b) also returns a code in
+[-1, 1]^k (both `ResnetGenerator(code_dim=k)`), and the cycles carry it, as Augmented CycleGAN
+(Almahairi et al. 2018, arXiv:1802.10151) does with separate encoders:
+  a, z -> G(a, z) -> F(G(a, z)) = (rec_a, rec_z):  |rec_a - a|_1 + |rec_z - z|_1 (the code must be visible in G's image)
+  b -> F(b) = (fake_a, z_b) -> G(fake_a, z_b):      |G(fake_a, z_b) - b|_1          (F reads the code that redraws b)
+both weighted by cycle_weight; the identity terms use the zero code.
+
 The pools are part of the state (`CycleGANState.pool`: per direction, the images and how many
 are filled), updated from the step's key: the step is pure and jittable, and a resumed run
 continues bit for bit.
@@ -181,32 +190,50 @@ class CycleGANTask:
                          pool={"a": pool_init(self.pool_size, shape), "b": pool_init(self.pool_size, shape)})
 
   # ---------------------------------------------------------------- networks
+  @property
+  def code_dim(self) -> int:
+    return getattr(self.generator, "code_dim", 0)
+
   def _net(self, module, params, x):
     return apply_net(module, params, {}, x, train=False)[0]
 
-  def translate(self, params: dict, x: jax.Array, direction: str = "a2b") -> jax.Array:
-    """x (B, H, W, C) in [-1, 1], H and W multiples of 4 -> G(x) (a2b) or F(x) (b2a)."""
+  def _gen(self, params, x, code=None):
+    """(image, code read by the generator, or None when code_dim is 0)."""
+    if not self.code_dim:
+      return self._net(self.generator, params, x), None
+    return apply_net(self.generator, params, {}, x, code, train=False)[0]
+
+  def draw_codes(self, key: jax.Array, batch: int) -> jax.Array | None:
+    """G's codes z ~ U(-1, 1)^code_dim, (batch, code_dim); None when G takes none."""
+    return jax.random.uniform(key, (batch, self.code_dim), minval=-1.0, maxval=1.0) if self.code_dim else None
+
+  def translate(self, params: dict, x: jax.Array, direction: str = "a2b", code: jax.Array | None = None) -> jax.Array:
+    """x (B, H, W, C) in [-1, 1], H and W multiples of 4 -> G(x, code) (a2b) or F(x) (b2a).
+    code (B, code_dim): G's code (a2b, code_dim > 0 only; None = zeros, the middle of its range)."""
     if direction not in DIRECTIONS:
       raise UserError(f"direction {direction!r}: use a2b or b2a")
-    return self._net(self.generator, params["g" if direction == "a2b" else "f"], x)
+    return self._gen(params["g" if direction == "a2b" else "f"], x, code if direction == "a2b" else None)[0]
 
   def _critic(self, params, x):
     return self._net(self.discriminator, params, x)
 
   # ---------------------------------------------------------------- the step
-  def _generator_loss(self, g_params: dict, d_params: dict, a, b):
-    fake_b = self._net(self.generator, g_params["g"], a)
-    fake_a = self._net(self.generator, g_params["f"], b)
-    rec_a = self._net(self.generator, g_params["f"], fake_b)
-    rec_b = self._net(self.generator, g_params["g"], fake_a)
+  def _generator_loss(self, g_params: dict, d_params: dict, a, b, z=None):
+    fake_b, _ = self._gen(g_params["g"], a, z)
+    fake_a, code_b = self._gen(g_params["f"], b)
+    rec_a, rec_z = self._gen(g_params["f"], fake_b)
+    rec_b, _ = self._gen(g_params["g"], fake_a, code_b)
     adv_g = self.g_loss_scale * self.g_loss(self._critic(d_params["d_b"], fake_b))
     adv_f = self.g_loss_scale * self.g_loss(self._critic(d_params["d_a"], fake_a))
     cycle = cycle_loss(a, rec_a, b, rec_b)
     loss = adv_g + adv_f + self.cycle_weight * cycle
     terms = {"adv_g": adv_g, "adv_f": adv_f, "cycle": cycle}
+    if self.code_dim:
+      code_cycle = jnp.mean(jnp.abs(rec_z - z))
+      loss = loss + self.cycle_weight * code_cycle
+      terms["code_cycle"] = code_cycle
     if self.identity_weight > 0:
-      identity = identity_loss(a, self._net(self.generator, g_params["f"], a), b,
-                               self._net(self.generator, g_params["g"], b))
+      identity = identity_loss(a, self._gen(g_params["f"], a)[0], b, self._gen(g_params["g"], b)[0])
       loss = loss + self.identity_weight * self.cycle_weight * identity
       terms["identity"] = identity
     return loss, (terms, fake_a, fake_b)
@@ -228,8 +255,9 @@ class CycleGANTask:
       raise ValueError(f"cyclegan needs batches of images of one shape, got {a.shape} and {b.shape}")
     g_params = {n: state.params[n] for n in GENERATORS}
     d_params = {n: state.params[n] for n in CRITICS}
+    z = self.draw_codes(rng.named(key, "code"), a.shape[0])
     (g_total, (terms, fake_a, fake_b)), g_grads = jax.value_and_grad(self._generator_loss, has_aux=True)(
-        g_params, d_params, a, b)
+        g_params, d_params, a, b, z)
     for name in GENERATORS:
       state = optim.apply_gradients(state, name, g_grads[name], self.g_optimizer)
 
@@ -252,18 +280,17 @@ class CycleGANTask:
     """Triples real A | G(A) | F(G(A)) for the first half of the grid, then real B | F(B) | G(F(B)).
 
     With 6 examples per domain the grid (6 columns) has 3 rows of A triples, then 3 of B triples;
-    with 24, 12 columns, 6 rows each.
+    with 24, 12 columns, 6 rows each. With code_dim > 0, G(A) uses codes drawn from `key`.
     """
-    del key
     a = batch["x"]
     b = batch.get("x_b", batch["x"])  # the contract's plain batches have no B: translate A both ways
     num = preview_count(min(a.shape[0], b.shape[0]))
     a, b = a[:num], b[:num]
-    fake_b = self.translate(state.params, a, "a2b")
-    fake_a = self.translate(state.params, b, "b2a")
+    fake_b = self.translate(state.params, a, "a2b", self.draw_codes(rng.named(key, "code"), num))
+    fake_a, code_b = self._gen(state.params["f"], b)
     rows = []
     for real, there, back in ((a, fake_b, self.translate(state.params, fake_b, "b2a")),
-                              (b, fake_a, self.translate(state.params, fake_a, "a2b"))):
+                              (b, fake_a, self.translate(state.params, fake_a, "a2b", code_b))):
       rows.append(jnp.stack([real, there, back], axis=1).reshape(-1, *real.shape[1:]))
     return jnp.concatenate(rows)
 
