@@ -3,6 +3,7 @@
     python -m experiments.bench_translate --workdir=runs/cyclegan [--steps=400]         # score one run
     python -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3 [--num_steps=N]
     python -m experiments.bench_translate --workdir=runs/bench_translate_paper --seeds=3 --config_variant=paper
+    python -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3 --draws=3   # 3 G(A) per digit
 
 Scores a run of experiments.cyclegan on the default domains (A = grey MNIST digits, B = MNIST-M-style
 colour digits; both with labels, which training never saw); with --seeds=N it first trains (or resumes)
@@ -34,6 +35,8 @@ _STEPS = flags.DEFINE_integer("steps", 400, "Training steps of each small classi
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the classifiers (with --seeds: added to each run's seed).")
 _SEEDS = flags.DEFINE_integer("seeds", 0, "Train and score this many seeds; 0 scores the run in --workdir.")
 _NUM_STEPS = flags.DEFINE_integer("num_steps", 0, "Training steps per CycleGAN run with --seeds (0: the config's).")
+_DRAWS = flags.DEFINE_integer("draws", 1, "G(A) translations per A training digit for its classifier (a G with a "
+                              "code draws a new one each time; the paper's G is translated once).")
 _VARIANT = flags.DEFINE_string("config_variant", "", "Variant of experiments/configs/cyclegan.py to train with "
                                "--seeds: '' (the default, G with a code) or 'paper' (the paper's G).")
 
@@ -50,7 +53,8 @@ def main(argv):
     folders = tq.train_seeds(configs.get_config(_VARIANT.value), _WORKDIR.value, _SEEDS.value, _NUM_STEPS.value)
   else:
     folders = [_WORKDIR.value]
-  results = [digit_translation.score_run(folder, _STEPS.value, _SEED.value + k) for k, folder in enumerate(folders)]
+  results = [digit_translation.score_run(folder, _STEPS.value, _SEED.value + k, _DRAWS.value)
+             for k, folder in enumerate(folders)]
   print(f"\nMNIST -> MNIST-M-style digits, {len(folders)} seed(s) (mean +- 95% CI half-width)")
   print("| row | accuracy or ratio |")
   print("| --- | ---: |")

@@ -362,6 +362,8 @@ def test_bench_translate_scores_every_row_with_the_oracle_and_the_gap(smoke_run)
   source, adapted, oracle = (rows[name] for name in trained_on)
   gap = rows["share of the source-only -> oracle gap closed by G(A)"]
   assert gap == pytest.approx((adapted - source) / max(oracle - source, 1e-9))
+  with pytest.raises(UserError, match="draws"):
+    digit_translation.score_run(workdir, steps=3, seed=0, draws=0)
 
 
 def test_a_code_model_translates_one_to_many_by_seed(tmp_path):

@@ -58,8 +58,13 @@ def colour_spread(images) -> float:
   return float(np.mean(np.std(images.astype(np.float64).mean(axis=(1, 2)), axis=0)))
 
 
-def score_run(folder: str, steps: int, seed: int) -> dict:
-  """{row: accuracy} of the run in `folder` (see the module docstring)."""
+def score_run(folder: str, steps: int, seed: int, draws: int = 1) -> dict:
+  """{row: accuracy} of the run in `folder` (see the module docstring). draws: translations of each A digit
+  in the G(A) training set, each with its own code (a G with a code, config.model.code_dim > 0, draws many
+  B images per digit, as pixel-level adaptation with a noise input does; the paper's G gives the same image
+  every time, so it is translated once whatever `draws` says)."""
+  if draws < 1:
+    raise UserError(f"--draws={draws}: translate each digit at least once")
 
   model = translate.load(folder)
   data = model.config.data
@@ -69,13 +74,15 @@ def score_run(folder: str, steps: int, seed: int) -> dict:
   domain = lambda spec: unpaired.open_domain(spec, data).read_all()
   a_train, a_test = domain("mnist10k_a:train"), domain("mnist10k_a:test")
   b_train, b_test = domain("mnistm10k_b:train"), domain("mnistm10k_b:test")
-  # A G with codes (config.model.code_dim > 0) draws one per digit, so the classifier sees G's variety.
-  g_of_a = model.translate(a_train["x"], "a2b", seed=seed)
-  print(f"model of {folder} at step {model.step}; {len(a_train['x'])} A training digits, "
+  # A G with codes (config.model.code_dim > 0) draws a code per digit and draw, so the classifier sees G's variety.
+  draws = draws if model.task.code_dim else 1
+  g_of_a = np.concatenate([model.translate(a_train["x"], "a2b", seed=seed + 1000 * k) for k in range(draws)])
+  g_labels = np.concatenate([a_train["label"]] * draws)
+  print(f"model of {folder} at step {model.step}; {len(a_train['x'])} A training digits ({draws} G(A) per digit), "
         f"{len(b_test['x'])} held-out B images; classifiers: {steps} Adam steps", flush=True)
   rows = {}
   for name, images, labels in (("source only (real A)", a_train["x"], a_train["label"]),
-                               ("G(A) with A's labels", g_of_a, a_train["label"]),
+                               ("G(A) with A's labels", g_of_a, g_labels),
                                ("target oracle (real B)", b_train["x"], b_train["label"])):
     predict = train_classifier(images, labels, steps, seed)
     rows[f"classifier on real B, trained on {name}"] = np.mean(predict(b_test["x"]) == b_test["label"])
