@@ -66,7 +66,6 @@ def style_root(path: str) -> str:
   folder is also looked up from the folder holding the jgan package (its default, ../shared/..., is relative
   to a checkout), so the style task runs from any folder of a checkout. Otherwise `path` unchanged (the
   source then says it is missing)."""
-  import os
   if os.path.exists(path) or os.path.isabs(path):
     return path
   checkout = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
