@@ -56,7 +56,7 @@ docs-assets:
 # (PSNR/SSIM against stylise(x)), 3 seeds each, then the training speed of jgan's step beside PyTorch's.
 bench-translate:
 	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3
-	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3 --draws=3
+	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate --seeds=3 --draws=1
 	$(PYTHON) -m experiments.bench_translate --workdir=runs/bench_translate_paper --seeds=3 --config_variant=paper
 	$(PYTHON) -m experiments.bench_style --workdir=runs/bench_style --seeds=3
 	$(PYTHON) -m experiments.bench_cyclegan_speed

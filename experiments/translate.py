@@ -8,6 +8,8 @@ the network, cropped back); grayscale, RGB, RGBA and palette images are converte
 channels, with a note on stderr. A folder: every image file in it (not in subfolders) is written
 to OUT_FOLDER/<name>.png. Bad input is one line on stderr and exit status 2. A run trained with
 config.model.code_dim > 0 draws many B images for one A image: --seed=K picks one (default: the zero code).
+An image with a side above --tile_above pixels (1024) runs in tiles of --tile pixels, so memory stays bounded;
+the result equals the whole-image one to float rounding (jgan.infer.translate explains how, with instance norms).
 """
 import os
 
@@ -24,6 +26,9 @@ _OUT = flags.DEFINE_string("out", None, "Output .png file (--image) or folder (-
 _STEP = flags.DEFINE_integer("step", None, "Checkpoint step (default: the newest).")
 _SEED = flags.DEFINE_integer("seed", None, "a2b with a G that takes a code (config.model.code_dim > 0): draw the "
                              "code from this seed, the same for every image (default: the zero code).")
+
+_TILE_ABOVE = flags.DEFINE_integer("tile_above", 1024, "Translate images with a side above this many pixels in tiles.")
+_TILE = flags.DEFINE_integer("tile", 256, "Kept side of a tile in pixels (a multiple of 4).")
 
 
 def _inputs() -> list[tuple[str, str]]:
@@ -56,6 +61,9 @@ def main(argv):
   from jgan.infer import repair as image_io
   from jgan.infer import translate
   direction = translate.check_direction(_DIRECTION.value)
+  if _TILE.value < 4 or _TILE.value % 4 or _TILE_ABOVE.value < 1:
+    raise UserError(f"--tile={_TILE.value} --tile_above={_TILE_ABOVE.value}: --tile must be a multiple of 4, "
+                    "--tile_above at least 1")
   pairs = _inputs()
   for path, _ in pairs:   # every input readable before the model loads
     if not os.path.isfile(path):
@@ -63,7 +71,8 @@ def main(argv):
   model = translate.load(_WORKDIR.value, _STEP.value)
   for path, out in pairs:
     image = image_io.read_image(path, model.channels)
-    image_io.save_image(out, model.translate(image[None], direction, seed=_SEED.value)[0])
+    image_io.save_image(out, model.translate(image[None], direction, seed=_SEED.value,
+                                                     tile_above=_TILE_ABOVE.value, tile=_TILE.value)[0])
   where = pairs[0][1] if len(pairs) == 1 else f"{len(pairs)} images to {_OUT.value}"
   print(f"wrote {where} ({direction}) with the model of {_WORKDIR.value} at step {model.step}")
 

@@ -61,6 +61,7 @@ def base_config() -> ml_collections.ConfigDict:
                                          # (before the logit); InfoGAN's MNIST nets use 1024
       d_instance_norm=True,              # cyclegan D: instance norm on C128-C512, as the paper; False = none
       code_dim=0,                        # cyclegan: >0 gives G a random code and F a code reader (one-to-many A->B)
+      input_skip=False,                  # cyclegan: the input image also feeds G's last conv (keeps its colours)
       g_hidden=(256, 512),               # mlp G: hidden sizes
       d_hidden=(512, 256),               # mlp D: hidden sizes; bigan: the joint D's hidden size (first entry)
       spectral_norm=False,               # resnet D: spectral norm on every layer (Miyato et al. 2018)

@@ -68,11 +68,73 @@ def test_generator_is_fully_convolutional_with_the_papers_layout():
   assert nets.paper_num_blocks(128) == 6 and nets.paper_num_blocks(256) == 9
 
 
+def test_the_first_instance_norm_erases_the_mean_colour_unless_the_input_skips_to_the_last_conv():
+  """Why config.model.input_skip exists: the paper's G gives the same output for an image and the image
+  with a colour cast added (conv is linear, the instance norm after it removes the constant), so it cannot
+  keep a photo's colours; with the skip the last conv sees them."""
+  x = jax.random.uniform(jax.random.key(0), (1, 16, 16, 3), minval=-0.5, maxval=0.5)
+  cast = x + jnp.array([0.3, -0.2, 0.1])
+  for skip in (False, True):
+    g = nets.ResnetGenerator(channels=3, width=4, num_blocks=1, input_skip=skip)
+    params = g.init(jax.random.key(1), x)
+    moved = float(jnp.max(jnp.abs(g.apply(params, cast) - g.apply(params, x))))
+    assert (moved > 1e-2) if skip else (moved < 1e-5), (skip, moved)
+    last = params["params"]["Conv_3"]["kernel"]
+    assert last.shape == (7, 7, 4 + (3 if skip else 0), 3)
+
+
 def test_instance_norm_normalises_each_example_and_channel():
   x = jax.random.normal(jax.random.key(0), (2, 5, 7, 3)) * 4 + 3
   y = nets.instance_norm(x)
   np.testing.assert_allclose(np.asarray(jnp.mean(y, axis=(1, 2))), 0, atol=1e-5)
   np.testing.assert_allclose(np.asarray(jnp.var(y, axis=(1, 2))), 1, atol=1e-3)
+
+
+def test_instance_norm_module_equals_the_function_and_takes_frozen_statistics():
+  x = jax.random.normal(jax.random.key(0), (2, 6, 8, 3)) * 3 + 1
+  norm = nets.InstanceNorm()
+  np.testing.assert_array_equal(np.asarray(norm.apply({}, x)), np.asarray(nets.instance_norm(x)))
+  mean, var = jnp.full((1, 1, 1, 3), 2.0), jnp.full((1, 1, 1, 3), 4.0)
+  frozen = norm.apply({"norm_stats": {"mean": mean, "var": var}}, x)
+  np.testing.assert_allclose(np.asarray(frozen), np.asarray((x - 2.0) / np.sqrt(4.0 + 1e-5)), rtol=1e-6)
+  _, sown = norm.apply({}, x, mutable=["norm_inputs"])
+  np.testing.assert_array_equal(np.asarray(sown["norm_inputs"]["x"][0]), np.asarray(x))
+  g = nets.ResnetGenerator(channels=3, width=4, num_blocks=1)
+  assert set(g.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))) == {"params"}   # no activations kept by init
+
+
+def test_generator_norms_add_no_parameters_so_old_checkpoints_load():
+  g = nets.ResnetGenerator(channels=3, width=4, num_blocks=2, code_dim=2)
+  params = g.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)))["params"]
+  flat = jax.tree_util.tree_flatten_with_path(params)[0]
+  names = {"/".join(str(getattr(k, "key", k)) for k in path) for path, _ in flat}
+  assert not any("InstanceNorm" in n for n in names)
+  assert {n.split("/")[0] for n in names} == {"Conv_0", "Conv_1", "Conv_2", "Conv_3", "ConvTranspose_0",
+                                              "ConvTranspose_1", "Dense_0", "Dense_1", "Dense_2",
+                                              "ResidualBlock_0", "ResidualBlock_1"}
+
+
+def test_generator_receptive_radius_bounds_what_a_pixel_changes():
+  """With every norm's statistics frozen, changing one input pixel moves outputs only within the radius."""
+  g = nets.ResnetGenerator(channels=1, width=4, num_blocks=2)
+  x = jax.random.uniform(jax.random.key(0), (1, 96, 96, 1), minval=-1, maxval=1)
+  params = g.init(jax.random.key(1), x)["params"]
+  _, sown = g.apply({"params": params}, x, mutable=["norm_inputs"])
+  frozen = {"params": params, "norm_stats": _own_stats(sown["norm_inputs"])}
+  moved = x.at[0, 48, 48, 0].add(1.0)
+  diff = np.abs(np.asarray(g.apply(frozen, moved) - g.apply(frozen, x)))[0, :, :, 0]
+  rows, cols = np.nonzero(diff > 0)
+  reach = max(np.abs(rows - 48).max(), np.abs(cols - 48).max())
+  assert 0 < reach <= g.receptive_radius, (reach, g.receptive_radius)
+  assert g.receptive_radius - reach < 8   # the bound is not loose either
+
+
+def _own_stats(sown):
+  """A sown norm_inputs tree -> the norm_stats tree of each norm's own statistics (batch of one)."""
+  if "x" in sown:
+    x = sown["x"][0]
+    return {"mean": jnp.mean(x, axis=(1, 2), keepdims=True), "var": jnp.var(x, axis=(1, 2), keepdims=True)}
+  return {k: _own_stats(v) for k, v in sown.items()}
 
 
 # ---------------------------------------------------------------- losses
@@ -321,6 +383,40 @@ def test_translate_api_keeps_any_size(smoke_run):
   assert translate.pad_amounts(30) == (1, 1) and translate.pad_amounts(3) == (2, 3)
 
 
+def test_tile_windows_cover_each_pixel_once_inside_the_image():
+  from jgan.infer import translate
+  for size, tile, overlap in ((92, 16, 24), (64, 16, 24), (200, 64, 8), (12, 4, 0)):
+    covered = np.zeros(size, int)
+    for start, keep0, keep1 in translate.tile_windows(size, tile, overlap):
+      assert 0 <= start and start + min(size, tile + 2 * overlap) <= size and start % 4 == 0
+      covered[start + keep0:start + keep1] += 1
+      # context on both sides wherever the image has it
+      assert keep0 >= min(overlap, start + keep0) and min(size, tile + 2 * overlap) - keep1 >= min(
+          overlap, size - (start + keep1))
+    assert (covered == 1).all(), (size, tile, overlap)
+
+
+def test_tiled_translation_equals_the_whole_image(smoke_run):
+  """Tiles of fixed shape with the whole image's norm statistics (several passes) give the whole-image result;
+  too little context (overlap 4 < the receptive radius) does not, so the comparison can see a seam."""
+  from jgan.infer import translate
+  workdir, _, _ = smoke_run
+  model = translate.load(workdir)
+  x = jax.random.uniform(jax.random.key(0), (1, 10, 10, 3), minval=-1, maxval=1)
+  smooth = np.asarray(jax.image.resize(x, (1, 92, 124, 3), "linear"))   # image-like: neighbours correlate
+  for direction, seed in (("a2b", 3), ("b2a", None)):
+    whole = model.translate(smooth, direction, seed=seed)
+    tiled = model.translate(smooth, direction, seed=seed, tile_above=32, tile=16, tile_batch=3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-4)
+    seamed = model.translate(smooth, direction, seed=seed, tile_above=32, tile=16, overlap=4)
+    assert np.abs(seamed - whole).max() > 1e-2
+  odd = (np.asarray(jax.random.uniform(jax.random.key(1), (1, 41, 70, 3))) * 255).astype(np.uint8)  # padded to 44 x 72
+  rounded = model.translate(odd, "b2a", tile_above=16, tile=8).astype(int) - model.translate(odd, "b2a")
+  assert np.abs(rounded).max() <= 1   # uint8: float rounding may tip a pixel over a .5
+  with pytest.raises(UserError, match="multiples of 4"):
+    model.translate(smooth, "a2b", tile_above=32, tile=10)
+
+
 def test_translate_cli_writes_images_and_reports_bad_input_in_one_line(smoke_run, tmp_path):
   workdir, _, _ = smoke_run
   Image.fromarray(np.random.default_rng(0).integers(0, 256, (22, 30, 3), dtype=np.uint8)).save(tmp_path / "in.png")
@@ -333,6 +429,11 @@ def test_translate_cli_writes_images_and_reports_bad_input_in_one_line(smoke_run
                     f"--image={tmp_path / 'in.png'}", f"--out={tmp_path / 'out.png'}")
   assert done.returncode == 0, done.stderr
   assert Image.open(tmp_path / "out.png").size == (30, 22)
+  tiled = run_module("experiments.translate", f"--workdir={workdir}", "--direction=b2a", "--tile_above=16",
+                     "--tile=8", f"--image={tmp_path / 'in.png'}", f"--out={tmp_path / 'tiled.png'}")
+  assert tiled.returncode == 0, tiled.stderr
+  seams = np.asarray(Image.open(tmp_path / "tiled.png")).astype(int) - np.asarray(Image.open(tmp_path / "out.png"))
+  assert np.abs(seams).max() <= 1
   folder = run_module("experiments.translate", f"--workdir={workdir}", f"--images={tmp_path / 'folder'}",
                       f"--out={tmp_path / 'outs'}")
   assert folder.returncode == 0, folder.stderr
@@ -342,6 +443,8 @@ def test_translate_cli_writes_images_and_reports_bad_input_in_one_line(smoke_run
       "cannot read image": [f"--workdir={workdir}", f"--image={tmp_path / 'bad.png'}", f"--out={tmp_path / 'o.png'}"],
       "use a2b": [f"--workdir={workdir}", "--direction=sideways", f"--image={tmp_path / 'in.png'}",
                   f"--out={tmp_path / 'o.png'}"],
+      "--tile must be a multiple of 4": [f"--workdir={workdir}", "--tile=6", f"--image={tmp_path / 'in.png'}",
+                                         f"--out={tmp_path / 'o.png'}"],
       "not a cyclegan one": [f"--workdir={tmp_path / 'gan'}", f"--image={tmp_path / 'in.png'}",
                              f"--out={tmp_path / 'o.png'}"],
   }
@@ -363,7 +466,22 @@ def test_bench_translate_scores_every_row_with_the_oracle_and_the_gap(smoke_run)
   gap = rows["share of the source-only -> oracle gap closed by G(A)"]
   assert gap == pytest.approx((adapted - source) / max(oracle - source, 1e-9))
   with pytest.raises(UserError, match="draws"):
-    digit_translation.score_run(workdir, steps=3, seed=0, draws=0)
+    digit_translation.score_run(workdir, steps=3, seed=0, draws=-1)
+  drawn = digit_translation.score_run(workdir, steps=3, seed=0, draws=2)   # up front instead of fresh
+  assert drawn["classifier on real B, trained on source only (real A)"] == rows[trained_on[0]]
+
+
+def test_the_classifier_sees_each_step_through_the_transform():
+  from jgan.bench import digit_translation
+  images = np.random.default_rng(0).integers(0, 256, (32, 32, 32, 3), dtype=np.uint8)
+  labels = np.arange(32) % 10
+  seen = []
+  def transform(x, step):
+    seen.append((step, x.shape))
+    return 255 - x
+  predict = digit_translation.train_classifier(images, labels, steps=4, seed=0, batch=8, transform=transform)
+  assert seen == [(i, (8, 32, 32, 3)) for i in range(4)]
+  assert predict(images).shape == (32,)
 
 
 def test_a_code_model_translates_one_to_many_by_seed(tmp_path):

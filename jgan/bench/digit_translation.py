@@ -17,8 +17,11 @@ from jgan.data import unpaired
 from jgan.infer import translate
 
 
-def train_classifier(images, labels, steps: int, seed: int, batch: int = 64):
-  """A small conv net (2 strided convs, dense) trained with Adam on uint8 images; returns predict(images)."""
+def train_classifier(images, labels, steps: int, seed: int, batch: int = 64, transform=None):
+  """A small conv net (2 strided convs, dense) trained with Adam on uint8 images; returns predict(images).
+
+  transform: None, or (uint8 batch, step) -> uint8 batch applied to each step's batch before the update
+  (score_run translates every batch afresh with it)."""
 
   class Net(nn.Module):
     @nn.compact
@@ -41,9 +44,10 @@ def train_classifier(images, labels, steps: int, seed: int, batch: int = 64):
     return optax.apply_updates(params, updates), opt_state
 
   rng = np.random.default_rng(seed)
-  for _ in range(steps):
+  for i in range(steps):
     pick = rng.choice(len(images), batch, replace=False)
-    params, opt_state = step(params, opt_state, scale(images[pick]), jnp.asarray(labels[pick]))
+    x = images[pick] if transform is None else transform(images[pick], i)
+    params, opt_state = step(params, opt_state, scale(x), jnp.asarray(labels[pick]))
   apply = jax.jit(lambda p, x: jnp.argmax(net.apply(p, x), -1))
   return lambda x: np.concatenate([np.asarray(apply(params, scale(x[i:i + 500]))) for i in range(0, len(x), 500)])
 
@@ -58,13 +62,16 @@ def colour_spread(images) -> float:
   return float(np.mean(np.std(images.astype(np.float64).mean(axis=(1, 2)), axis=0)))
 
 
-def score_run(folder: str, steps: int, seed: int, draws: int = 1) -> dict:
-  """{row: accuracy} of the run in `folder` (see the module docstring). draws: translations of each A digit
-  in the G(A) training set, each with its own code (a G with a code, config.model.code_dim > 0, draws many
-  B images per digit, as pixel-level adaptation with a noise input does; the paper's G gives the same image
-  every time, so it is translated once whatever `draws` says)."""
-  if draws < 1:
-    raise UserError(f"--draws={draws}: translate each digit at least once")
+def score_run(folder: str, steps: int, seed: int, draws: int = 0) -> dict:
+  """{row: accuracy} of the run in `folder` (see the module docstring).
+
+  draws: for a G with a code (config.model.code_dim > 0), which draws many B images per digit: 0 (the default)
+  translates every classifier batch afresh with new codes, so no translation is seen twice (as pixel-level
+  adaptation with a noise input trains its classifier, Bousmalis et al. 2017); N > 0 translates each A digit
+  N times up front, each with its own code. The paper's G gives the same image every time, so it is
+  translated once whatever `draws` says."""
+  if draws < 0:
+    raise UserError(f"--draws={draws}: 0 (a fresh translation per classifier example) or a positive count")
 
   model = translate.load(folder)
   data = model.config.data
@@ -74,17 +81,21 @@ def score_run(folder: str, steps: int, seed: int, draws: int = 1) -> dict:
   domain = lambda spec: unpaired.open_domain(spec, data).read_all()
   a_train, a_test = domain("mnist10k_a:train"), domain("mnist10k_a:test")
   b_train, b_test = domain("mnistm10k_b:train"), domain("mnistm10k_b:test")
-  # A G with codes (config.model.code_dim > 0) draws a code per digit and draw, so the classifier sees G's variety.
-  draws = draws if model.task.code_dim else 1
+  fresh = bool(model.task.code_dim) and draws == 0
+  draws = 1 if not model.task.code_dim or fresh else draws
+  # One translation per draw and digit, each with its own code (seeds apart from the fresh ones below).
   g_of_a = np.concatenate([model.translate(a_train["x"], "a2b", seed=seed + 1000 * k) for k in range(draws)])
   g_labels = np.concatenate([a_train["label"]] * draws)
-  print(f"model of {folder} at step {model.step}; {len(a_train['x'])} A training digits ({draws} G(A) per digit), "
+  g_training = (a_train["x"], a_train["label"], lambda x, i: model.translate(x, "a2b", seed=seed + 10 ** 6 + i)
+                ) if fresh else (g_of_a, g_labels, None)
+  described = "a fresh G(a) per classifier example" if fresh else f"{draws} G(A) per digit"
+  print(f"model of {folder} at step {model.step}; {len(a_train['x'])} A training digits ({described}), "
         f"{len(b_test['x'])} held-out B images; classifiers: {steps} Adam steps", flush=True)
   rows = {}
-  for name, images, labels in (("source only (real A)", a_train["x"], a_train["label"]),
-                               ("G(A) with A's labels", g_of_a, g_labels),
-                               ("target oracle (real B)", b_train["x"], b_train["label"])):
-    predict = train_classifier(images, labels, steps, seed)
+  for name, (images, labels, transform) in (("source only (real A)", (a_train["x"], a_train["label"], None)),
+                                            ("G(A) with A's labels", g_training),
+                                            ("target oracle (real B)", (b_train["x"], b_train["label"], None))):
+    predict = train_classifier(images, labels, steps, seed, transform=transform)
     rows[f"classifier on real B, trained on {name}"] = np.mean(predict(b_test["x"]) == b_test["label"])
   source, adapted, oracle = list(rows.values())
   rows["share of the source-only -> oracle gap closed by G(A)"] = (adapted - source) / max(oracle - source, 1e-9)

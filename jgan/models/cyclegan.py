@@ -57,6 +57,27 @@ def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
   return ((x - mean) * jax.lax.rsqrt(var + eps)).astype(dtype)
 
 
+class InstanceNorm(nn.Module):
+  """`instance_norm` as a parameterless module, so that tiled inference (`jgan.infer.translate`) can run
+  a tile with the statistics of the whole image. Two optional collections, both absent in training:
+
+    norm_stats  (read)  {"mean", "var"}: float32, broadcastable to the input (e.g. (1, 1, 1, C)), used
+                        instead of the input's own per-example statistics;
+    norm_inputs (sown)  the float32 input (B, H, W, C), when the collection is mutable, so a caller can
+                        accumulate statistics over many tiles.
+  Without them it is exactly `instance_norm`; it adds no parameters, so parameter trees are unchanged."""
+  eps: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    if not self.is_initializing():   # init makes every collection mutable: keep activations out of it
+      self.sow("norm_inputs", "x", x.astype(jnp.float32))   # a no-op unless the collection is mutable
+    if not self.has_variable("norm_stats", "mean"):
+      return instance_norm(x, self.eps)
+    mean, var = self.get_variable("norm_stats", "mean"), self.get_variable("norm_stats", "var")
+    return ((x.astype(jnp.float32) - mean) * jax.lax.rsqrt(var + self.eps)).astype(x.dtype)
+
+
 def reflect_pad(x: jax.Array, pad: int) -> jax.Array:
   return jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), mode="reflect")
 
@@ -83,9 +104,9 @@ class ResidualBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, code: jax.Array | None = None) -> jax.Array:
     h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(x, 1))
-    h = nn.relu(modulate(instance_norm(h), code, self.dtype))
+    h = nn.relu(modulate(InstanceNorm()(h), code, self.dtype))
     h = nn.Conv(self.features, (3, 3), padding="VALID", dtype=self.dtype)(reflect_pad(h, 1))
-    return x + modulate(instance_norm(h), code, self.dtype)
+    return x + modulate(InstanceNorm()(h), code, self.dtype)
 
 
 class ResnetGenerator(nn.Module):
@@ -95,12 +116,27 @@ class ResnetGenerator(nn.Module):
   (B, code_dim), which scales and shifts every instance norm of the residual blocks and the upsampling
   layers (`modulate`), and also returns one, read from the bottleneck (mean over positions, a dense layer,
   tanh) in [-1, 1]: __call__(images, code) -> (images, code). A missing input code counts as zeros.
+
+  input_skip (not in the paper): the input image is concatenated to the last conv's input. The instance
+  norm after the first conv removes each feature's mean and scale over the image, and the first conv is
+  linear in the pixels, so the paper's G cannot know an image's mean colour or contrast: it can only invent
+  them. With the skip the output layer sees them again (the style task needs it: its answer keeps each
+  photo's colours).
   """
   channels: int
   width: int = 64
   num_blocks: int = 6
   code_dim: int = 0
+  input_skip: bool = False
   dtype: Any = None
+
+  @property
+  def receptive_radius(self) -> int:
+    """Input pixels on each side that one output pixel depends on, its instance-norm statistics held fixed
+    (`InstanceNorm`), rounded up to a multiple of 4: the 7x7 convs 3 each, d2k 1, d4k 2, each 3x3 conv of a
+    residual block 4 (at 1/4 scale), u2k 4, uk 2. tests/test_cyclegan.py checks it is enough."""
+    radius = 3 + 1 + 2 + 8 * self.num_blocks + 4 + 2 + 3
+    return -(-radius // 4) * 4
 
   @nn.compact
   def __call__(self, x: jax.Array, code: jax.Array | None = None, train: bool = False):
@@ -113,17 +149,19 @@ class ResnetGenerator(nn.Module):
       raise ValueError("this ResnetGenerator has code_dim=0 and takes no code")
     k = self.width
     h = nn.Conv(k, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(x, 3))                # c7s1-k
-    h = nn.relu(instance_norm(h))
+    h = nn.relu(InstanceNorm()(h))
     for mult in (2, 4):                                                                          # d2k, d4k
       h = nn.Conv(k * mult, (3, 3), strides=2, padding=((1, 1), (1, 1)), dtype=self.dtype)(h)
-      h = nn.relu(instance_norm(h))
+      h = nn.relu(InstanceNorm()(h))
     if self.code_dim:   # read before the code acts, so F's code says what it saw
       code_out = jnp.tanh(nn.Dense(self.code_dim, dtype=self.dtype)(jnp.mean(h, axis=(1, 2))).astype(jnp.float32))
     for _ in range(self.num_blocks):                                                             # R4k
       h = ResidualBlock(4 * k, dtype=self.dtype)(h, code)
     for mult in (2, 1):                                                                          # u2k, uk
       h = nn.ConvTranspose(k * mult, (3, 3), strides=(2, 2), padding="SAME", dtype=self.dtype)(h)
-      h = nn.relu(modulate(instance_norm(h), code, self.dtype))
+      h = nn.relu(modulate(InstanceNorm()(h), code, self.dtype))
+    if self.input_skip:   # what the first instance norm erased (the image's mean colour, contrast) returns
+      h = jnp.concatenate([h, x.astype(h.dtype)], axis=-1)
     h = nn.Conv(self.channels, (7, 7), padding="VALID", dtype=self.dtype)(reflect_pad(h, 3))    # c7s1-C
     image = jnp.tanh(h.astype(jnp.float32))
     return (image, code_out) if self.code_dim else image

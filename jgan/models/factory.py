@@ -135,8 +135,9 @@ def _cyclegan(m, element_shape, dtype):
     _check(isinstance(m[name], int) and m[name] > 0, f"config.model.{name}={m[name]!r} must be a positive integer")
   _check(isinstance(m.code_dim, int) and not isinstance(m.code_dim, bool) and m.code_dim >= 0,
          f"config.model.code_dim={m.code_dim!r} must be an integer >= 0 (0 = the paper's deterministic G)")
+  _check(isinstance(m.input_skip, bool), f"config.model.input_skip={m.input_skip!r} must be True or False")
   g = ResnetGenerator(channels=element_shape[-1], width=m.g_width, num_blocks=m.num_blocks, code_dim=m.code_dim,
-                      dtype=dtype)
+                      input_skip=m.input_skip, dtype=dtype)
   _check(isinstance(m.d_instance_norm, bool),
          f"config.model.d_instance_norm={m.d_instance_norm!r} must be True or False")
   return g, PatchGANDiscriminator(width=m.d_width, norm=m.d_instance_norm, dtype=dtype)
@@ -156,7 +157,7 @@ MODELS: dict[str, ModelSpec] = {
     "srresnet": ModelSpec(_srresnet, frozenset({"model.g_width", "model.d_width", "model.scale", "model.num_blocks",
                                                 "model.bicubic_skip", "model.vgg_weights", "model.vgg_layer"})),
     "cyclegan": ModelSpec(_cyclegan, frozenset({"model.g_width", "model.d_width", "model.num_blocks",
-                                                "model.d_instance_norm", "model.code_dim"})),
+                                                "model.d_instance_norm", "model.code_dim", "model.input_skip"})),
 }
 
 
