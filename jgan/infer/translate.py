@@ -25,6 +25,7 @@ channel count than the model's are a one-line error (`jgan.infer.repair.read_ima
 from __future__ import annotations
 
 import numpy as np
+from flax import traverse_util
 
 from jgan.core.errors import UserError
 from jgan.infer.sampling import restore_state
@@ -79,30 +80,6 @@ def tile_windows(size: int, tile: int, overlap: int) -> list[tuple[int, int, int
   return out
 
 
-def _norm_paths(tree: dict, prefix: tuple = ()) -> list[tuple]:
-  """Paths of the InstanceNorm modules in a sown `norm_inputs` tree (their leaves are under key "x")."""
-  if "x" in tree:
-    return [prefix]
-  return [p for name, sub in tree.items() for p in _norm_paths(sub, prefix + (name,))]
-
-
-def _at(tree: dict, path: tuple):
-  for name in path:
-    tree = tree[name]
-  return tree
-
-
-def _nest(items: dict) -> dict:
-  """{path: value} -> a nested dict."""
-  out: dict = {}
-  for path, value in items.items():
-    node = out
-    for name in path[:-1]:
-      node = node.setdefault(name, {})
-    node[path[-1]] = value
-  return out
-
-
 def kept_moments(x, bounds, window: tuple[int, int], shift):
   """Sums over the kept pixels of a tile batch's norm input, for whole-image statistics.
 
@@ -151,11 +128,11 @@ class Translator:
     out, sown = module.apply(variables, *inputs, mutable=["norm_inputs"])
     if self.task.code_dim:
       out = out[0]
-    sown = sown["norm_inputs"]
+    frozen = {} if stats is None else traverse_util.flatten_dict(stats)
     moments = {}
-    for path in _norm_paths(sown):
-      shift = 0.0 if stats is None else _at(stats, path)["mean"]
-      moments[path] = kept_moments(_at(sown, path)["x"][0], bounds, window, shift)
+    for key, (x,) in traverse_util.flatten_dict(sown["norm_inputs"]).items():   # key: (..., "InstanceNorm_k", "x")
+      path = key[:-1]
+      moments[path] = kept_moments(x, bounds, window, frozen.get(path + ("mean",), 0.0))
     return out, moments
 
   def translate(self, images, direction: str = "a2b", batch_size: int = 16, seed: int | None = None,
@@ -169,7 +146,6 @@ class Translator:
     tile_batch: its arguments; overlap defaults to the generator's receptive radius: tiled == whole).
     """
     import jax
-    import jax.numpy as jnp
     check_direction(direction)
     original = np.asarray(images)
     if original.ndim != 4:
@@ -189,16 +165,21 @@ class Translator:
           self.translate_tiled(pad_reflect(floats[i:i + 1], pad_h, pad_w), direction,
                                None if codes is None else codes[i:i + 1], tile, overlap, tile_batch)
           [:, pad_h[0]:pad_h[0] + height, pad_w[0]:pad_w[0] + width] for i in range(len(floats))])
-      return np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8) if as_uint8 else result
+    else:
+      result = self._translate_whole(floats, direction, codes, batch_size, pad_h, pad_w)
+    return np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8) if as_uint8 else result
+
+  def _translate_whole(self, floats, direction, codes, batch_size, pad_h, pad_w) -> np.ndarray:
+    """Float (B, H, W, C) -> the same, whole images in batches of batch_size."""
+    import jax.numpy as jnp
+    height, width = floats.shape[1:3]
     out = []
     for i in range(0, len(floats), batch_size):
       x = pad_reflect(floats[i:i + batch_size], pad_h, pad_w)
       code = None if codes is None else codes[i:i + batch_size]
       y = np.asarray(self._translate(self.state.params, jnp.asarray(x), direction, code))
       out.append(y[:, pad_h[0]:pad_h[0] + height, pad_w[0]:pad_w[0] + width])
-    result = np.concatenate(out)
-    return np.clip(np.round((result + 1.0) * 127.5), 0, 255).astype(np.uint8) if as_uint8 else result
-
+    return np.concatenate(out)
 
   def translate_tiled(self, image: np.ndarray, direction: str, code=None, tile: int = TILE,
                       overlap: int | None = None, tile_batch: int = 4) -> np.ndarray:
@@ -240,14 +221,15 @@ class Translator:
       return out, totals
 
     def whole_image_stats(totals, stats):
+      frozen = {} if stats is None else traverse_util.flatten_dict(stats)
       new = {}
       for path, acc in totals.items():
-        shift = 0.0 if stats is None else np.asarray(_at(stats, path)["mean"], np.float64).reshape(-1)
+        shift = np.asarray(frozen.get(path + ("mean",), 0.0), np.float64).reshape(-1)
         mean_d = acc["s1"] / acc["n"]
         var = np.maximum(acc["s2"] / acc["n"] - mean_d ** 2, 0.0)
-        new[path] = {"mean": jnp.asarray((shift + mean_d).reshape(1, 1, 1, -1), jnp.float32),
-                     "var": jnp.asarray(var.reshape(1, 1, 1, -1), jnp.float32)}
-      return _nest(new)
+        new[path + ("mean",)] = jnp.asarray((shift + mean_d).reshape(1, 1, 1, -1), jnp.float32)
+        new[path + ("var",)] = jnp.asarray(var.reshape(1, 1, 1, -1), jnp.float32)
+      return traverse_util.unflatten_dict(new)
 
     out, totals = one_pass(None)
     stats = None
