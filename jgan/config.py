@@ -68,6 +68,8 @@ def base_config() -> ml_collections.ConfigDict:
       num_classes=0,                     # > 0: class-conditional G and D (dcgan, resnet)
       label_embed_dim=0,                 # conditional G: label embedding size concatenated to z
                                          # (dcgan: 0 means num_classes; resnet: 0 means conditional BN only)
+      info_codes=0,                      # > 0: InfoGAN (Chen et al. 2016): G also reads a uniform categorical code
+                                         # of this many values and D's Q head predicts it (dcgan, resnet; no labels)
       acgan=False,                       # conditional D as an ACGAN auxiliary classifier instead of projection
       w_dim=128,                         # stylegan: size of w
       mapping_layers=4,                  # stylegan: depth of the mapping network (8 in the paper)
@@ -107,6 +109,7 @@ def base_config() -> ml_collections.ConfigDict:
       ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
+      info_weight=1.0,                   # InfoGAN's lambda: weight of the code's mutual-information term
       pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
       reuse_fake=True,                   # G's update reuses the last D update's fake batch and G forward
                                          # (one G forward per step, as PyTorch's DCGAN loop); False: fresh z

@@ -57,7 +57,14 @@ def compute_dtype(name: str):
 
 
 def _class_fields(m) -> tuple[dict, dict]:
-  """(G's, D's) class-conditioning fields of a conditional model (num_classes 0: unconditional)."""
+  """(G's, D's) class-conditioning fields of a conditional model (num_classes 0: unconditional).
+
+  An InfoGAN code (info_codes K > 0) uses the same parts: G reads the code as a label (a
+  learned K-wide embedding, i.e. the paper's one-hot through G's first dense layer), and D's
+  ACGAN head is the paper's Q network, which predicts the code from D's last hidden layer.
+  """
+  if m.info_codes:
+    return dict(num_classes=m.info_codes, label_embed_dim=0), dict(num_classes=m.info_codes, acgan=True)
   return (dict(num_classes=m.num_classes, label_embed_dim=m.label_embed_dim),
           dict(num_classes=m.num_classes, acgan=m.acgan))
 
@@ -143,7 +150,7 @@ def _cyclegan(m, element_shape, dtype):
   return g, PatchGANDiscriminator(width=m.d_width, norm=m.d_instance_norm, dtype=dtype)
 
 
-CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan"})
+CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan", "model.info_codes"})
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {

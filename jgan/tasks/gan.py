@@ -86,7 +86,8 @@ class GAN:
   `d_penalties` (gradient penalty, R1), `d_clip` (WGAN), `ema_decay` (EMA of G's
   weights, used by `generate`), `augment` (DiffAugment), `num_classes` (a
   conditional G(z, y) / D(x, y) pair), `acgan_weight` (ACGAN auxiliary
-  classifier on a D that returns (logits, class_logits)) and `pack` (PacGAN: D
+  classifier on a D that returns (logits, class_logits)), `info_code` (InfoGAN:
+  the labels are a categorical code drawn for the fakes only) and `pack` (PacGAN: D
   scores groups of `pack` examples, see `pack_inputs`; unconditional D only).
   """
   generator: nn.Module
@@ -106,6 +107,11 @@ class GAN:
   augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None  # fn(x, key) -> x, differentiable
   num_classes: int = 0           # > 0: class-conditional G and D
   acgan_weight: float = 0.0      # > 0: ACGAN auxiliary classification loss on D's second output
+  # InfoGAN (Chen et al. 2016, arXiv:1606.03657): the "labels" are a categorical code c ~ U{0..K-1}
+  # that only G reads; D's class head is the Q network, and the class loss on fakes alone,
+  # CE(Q(G(z, c)), c), is the variational bound of -I(c; G(z, c)) up to the constant H(c),
+  # minimised by G and Q with weight acgan_weight (the paper's lambda). The data's labels are unused.
+  info_code: bool = False
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
   reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
@@ -232,14 +238,17 @@ class GAN:
       (real_logits, real_cls), (fake_logits, fake_cls) = split_logits(real_out), split_logits(fake_out)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
       if self.acgan_weight > 0:
-        loss = loss + self.acgan_weight * (_class_xent(real_cls, labels) + _class_xent(fake_cls, fake_y))
+        class_loss = _class_xent(fake_cls, fake_y)
+        if not self.info_code:
+          class_loss = class_loss + _class_xent(real_cls, labels)
+        loss = loss + self.acgan_weight * class_loss
       d_apply = lambda p, x: split_logits(self.apply_d(p, state.batch_stats["d"], x, labels, True)[0])[0]
       for i, penalty in enumerate(self.d_penalties):
         loss = loss + penalty(d_apply, d_params, real, fake, rng.named(key, f"penalty{i}"), state.step)
-      return loss, (d_stats, real_logits, fake_logits, real_cls)
+      return loss, (d_stats, real_logits, fake_logits, real_cls, fake_cls)
 
-    (loss, (d_stats, real_logits, fake_logits, real_cls)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params["d"])
+    (loss, (d_stats, real_logits, fake_logits, real_cls, fake_cls)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params["d"])
     state = optim.apply_gradients(state, "d", grads, self.d_optimizer, clip=self.d_clip)
     state = state.replace(batch_stats={**state.batch_stats, "g": g_stats, "d": d_stats})
     metrics = {
@@ -248,7 +257,9 @@ class GAN:
         "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),   # D(G(z)) before D's update
         "d_grad_norm": optax.tree.norm(grads),
     }
-    if real_cls is not None:
+    if self.info_code:
+      metrics["q_code_acc"] = jnp.mean(jnp.argmax(fake_cls, -1) == fake_y)  # how well Q reads G's code
+    elif real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
     if keep_for_g:
       return state, metrics, (generated, fake_y, g_pullback)
@@ -411,6 +422,24 @@ def validate_gan(config) -> None:
     raise UserError(f"config.model.num_classes: model {m.name!r} is unconditional; use one of {', '.join(conditional)}")
   if m.acgan and not m.num_classes:
     raise UserError("config.model.acgan needs class labels: set config.model.num_classes")
+  if isinstance(m.info_codes, bool) or not isinstance(m.info_codes, int) or m.info_codes < 0:
+    raise UserError(f"config.model.info_codes={m.info_codes!r} must be an integer >= 0 (0 = off)")
+  if m.info_codes == 1:
+    raise UserError("config.model.info_codes=1 is a code with one value, which carries nothing: use 2 or more, or 0")
+  if m.info_codes and m.num_classes:
+    raise UserError("config.model.info_codes (InfoGAN) and config.model.num_classes (labels) both use G's label "
+                    "input: set one of them to 0")
+  if m.info_codes and not factory.spec(m.name).conditional:
+    conditional = sorted(n for n, s in factory.MODELS.items() if s.conditional)
+    raise UserError(f"config.model.info_codes: model {m.name!r} has no code input; use one of {', '.join(conditional)}")
+  if m.info_codes and pack > 1:
+    raise UserError("config.train.pack (PacGAN) scores groups, but InfoGAN's Q reads one code per example: "
+                    "set config.train.pack=1 or config.model.info_codes=0")
+  if not t.info_weight >= 0:
+    raise UserError(f"config.train.info_weight={t.info_weight!r} must be >= 0")
+  if t.info_weight != 1.0 and not m.info_codes:
+    raise UserError("config.train.info_weight weighs InfoGAN's code term: set config.model.info_codes, "
+                    "or leave it at 1.0")
   if not 0 < t.g_topk <= 1:
     raise UserError(f"config.train.g_topk={t.g_topk!r} must be in (0, 1] (1 = off)")
   if not isinstance(t.g_topk_steps, int) or t.g_topk_steps < 0:
@@ -440,8 +469,10 @@ def make_gan(config, element_shape) -> GAN:
   """The GAN described by `config` for data examples of shape `element_shape`."""
   m = config.model
   generator, discriminator = factory.networks(m, element_shape)
+  t = config.train
+  class_weight = t.info_weight if m.info_codes else t.acgan_weight if m.acgan else 0.0
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
-             num_classes=m.num_classes, acgan_weight=config.train.acgan_weight if m.acgan else 0.0,
+             num_classes=m.num_classes or m.info_codes, acgan_weight=class_weight, info_code=bool(m.info_codes),
              noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
              g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
 
@@ -449,6 +480,6 @@ def make_gan(config, element_shape) -> GAN:
 base.register(base.TaskSpec(
     name="gan", build=make_gan, validate=validate_gan,
     fields=GAME_FIELDS | {"train.gp_weight", "train.r1_gamma", "train.r1_every", "train.augment",
-                          "train.acgan_weight", "train.pack", "train.reuse_fake", "train.g_topk",
+                          "train.acgan_weight", "train.info_weight", "train.pack", "train.reuse_fake", "train.g_topk",
                           "train.g_topk_steps"},
     conditional=True))

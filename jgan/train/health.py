@@ -101,7 +101,8 @@ ADVICE = {
     "low_diversity": "Try config.train.pack=2 (PacGAN), config.train.r1_gamma=0.1, a lower config.train.g_lr "
                      "({g_lr:g}) or config.train.ema_decay=0.999.",
     "class_imbalance": "Try config.train.pack=2 (PacGAN), config.train.ema_decay=0.999, a longer "
-                       "config.train.num_steps, or a conditional G (config.model.num_classes=10).",
+                       "config.train.num_steps, an InfoGAN code (config.model.info_codes=10, which needs no "
+                       "labels) or a conditional G (config.model.num_classes=10).",
     "mode_dropping": "Try config.train.pack=2 (PacGAN), config.train.r1_gamma=0.1, config.train.ema_decay=0.999 "
                      "or a linear config.train.lr_schedule.",
     "non_finite": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}), or compute in float32 "
@@ -425,11 +426,12 @@ def make_probe(task, config, source) -> Probe | None:
     num_classes = lenet.num_classes if with_logits else 0
   else:
     featurize = lambda images: {"features": _pool_pixels(images)}
-    if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes:
+    # An InfoGAN Q head reads G's own codes back, not the data's classes: no class check from it.
+    if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes and not task.info_code:
       num_classes = task.num_classes
       classify = _acgan_head(task, num)
   return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify,
-                    conditional=bool(getattr(task, "num_classes", 0)))
+                    conditional=bool(getattr(task, "num_classes", 0)) and not getattr(task, "info_code", False))
 
 
 def _acgan_head(task, num: int) -> Callable:

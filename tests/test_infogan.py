@@ -1,0 +1,123 @@
+"""InfoGAN's categorical code (Chen et al. 2016): G reads c, D's Q head predicts it, the data's labels are unused."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jgan import tasks
+from jgan.core.errors import UserError
+
+RNG = np.random.default_rng(0)
+
+
+@pytest.fixture
+def info_config(smoke_config):
+  c = smoke_config
+  c.data.resolution = 16
+  c.model.info_codes = 4
+  c.train.batch_size = 16
+  return c
+
+
+def _batch(labels):
+  return {"x": jnp.asarray(RNG.uniform(-1, 1, size=(16, 16, 16, 1)), jnp.float32),
+          "label": jnp.asarray(labels, jnp.int32)}
+
+
+def test_info_code_builds_a_code_reading_g_and_a_q_head_without_using_the_data_labels(info_config):
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  assert gan.info_code and gan.num_classes == 4 and gan.acgan_weight == 1.0
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  # G's code embedding is K wide (the paper's one-hot through the first dense layer); Q is a K-way head.
+  assert state.params["g"]["label_embed"]["embedding"].shape == (4, 4)
+  step = jax.jit(gan.train_step)
+  batch = _batch(np.zeros(16))
+  new_a, metrics = step(state, batch, jax.random.key(1))
+  new_b, _ = step(state, {**batch, "label": jnp.arange(16, dtype=jnp.int32) % 7}, jax.random.key(1))
+  chex_equal = jax.tree_util.tree_map(lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
+                                      new_a.params, new_b.params)
+  assert all(jax.tree_util.tree_leaves(chex_equal)), "the real batch's labels changed the update"
+  assert "q_code_acc" in metrics and "d_class_acc" not in metrics
+  assert 0.0 <= float(metrics["q_code_acc"]) <= 1.0
+  # Different codes, same z: different images.
+  z = jnp.zeros((4, info_config.model.latent_dim))
+  images = np.asarray(gan.generate(new_a, z, labels=jnp.arange(4))[0])
+  assert np.abs(images[0] - images[1]).max() > 1e-4
+
+
+def test_info_term_is_the_cross_entropy_of_q_on_the_fake_codes_only(info_config):
+  """D's loss with the code term minus D's loss without it equals lambda * CE(Q(G(z, c)), c), by hand."""
+  info_config.train.info_weight = 2.5
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  plain = gan.__class__(**{**gan.__dict__, "acgan_weight": 0.0})
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  batch, key = _batch(np.arange(16) % 4), jax.random.key(2)
+  with_term = gan._d_update(state, batch["x"], batch["label"], key)[1]["d_loss"]
+  without = plain._d_update(state, batch["x"], batch["label"], key)[1]["d_loss"]
+  # The same fakes and codes as _d_update draws (its named splits), scored by D in training mode.
+  from jgan.core import rng
+  from jgan.tasks.state import split_logits
+  z = gan.latents(rng.named(key, "d_latent"), 16)
+  codes = gan.fake_labels(rng.named(key, "d_labels"), 16)
+  fake, _ = gan.apply_g(state.params["g"], state.batch_stats["g"], z, codes, True, None)
+  _, d_stats = gan.apply_d(state.params["d"], state.batch_stats["d"], batch["x"], batch["label"], True)
+  out, _ = gan.apply_d(state.params["d"], d_stats, fake, codes, True)
+  q_logits = np.asarray(split_logits(out)[1], np.float64)
+  log_q = q_logits - np.log(np.exp(q_logits).sum(-1, keepdims=True))
+  want = -2.5 * np.mean(log_q[np.arange(16), np.asarray(codes)])
+  np.testing.assert_allclose(float(with_term) - float(without), want, rtol=1e-4, atol=1e-5)
+
+
+def test_q_learns_to_read_the_code(info_config):
+  """Seeded, 80 steps: the mutual-information term makes G's code readable well above chance (1/4)."""
+  c = info_config
+  c.train.g_lr = c.train.d_lr = 1e-3
+  gan = tasks.make_task(c, (16, 16, 1))
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  step = jax.jit(gan.train_step, donate_argnums=0)
+  accuracy = []
+  for i in range(80):
+    state, metrics = step(state, _batch(np.zeros(16)), jax.random.fold_in(jax.random.key(3), i))
+    accuracy.append(float(metrics["q_code_acc"]))
+  assert np.mean(accuracy[-20:]) > 0.8, accuracy[-20:]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(num_classes=10), "both use G's label input"),
+    (dict(info_codes=1), "carries nothing"),
+    (dict(info_codes=-2), "must be an integer >= 0"),
+    (dict(name="mlp"), "has no code input"),
+])
+def test_bad_info_configs_fail_with_one_line(info_config, edit, message):
+  for field, value in edit.items():
+    info_config.model[field] = value
+  with pytest.raises(UserError, match=message) as caught:
+    tasks.validate(info_config)
+  assert "\n" not in str(caught.value)
+
+
+def test_info_weight_without_a_code_and_pack_with_a_code_fail(info_config):
+  info_config.train.pack = 2
+  with pytest.raises(UserError, match="PacGAN"):
+    tasks.validate(info_config)
+  info_config.train.pack, info_config.model.info_codes, info_config.train.info_weight = 1, 0, 2.0
+  with pytest.raises(UserError, match="info_weight weighs InfoGAN"):
+    tasks.validate(info_config)
+
+
+def test_health_probe_neither_treats_the_code_as_labels_nor_counts_classes_with_q(info_config):
+  """Q reads G's own codes back, so its verdict says nothing about the data's classes; the run is unconditional."""
+  import types
+
+  from jgan.train import health
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  source = types.SimpleNamespace(element_shape=(16, 16, 1), length=32, num_classes=0,
+                                 read=lambda idx: {"x": np.zeros((len(idx), 16, 16, 1), np.uint8)})
+  probe = health.make_probe(gan, info_config, source)
+  assert probe.conditional is False
+  assert probe.classify is None and probe.num_classes == 0
+  # An ACGAN run with real labels keeps its class check from the same head.
+  info_config.model.info_codes, info_config.model.num_classes, info_config.model.acgan = 0, 4, True
+  acgan = tasks.make_task(info_config, (16, 16, 1))
+  probe = health.make_probe(acgan, info_config, source)
+  assert probe.conditional is True and probe.classify is not None and probe.num_classes == 4
