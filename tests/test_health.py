@@ -348,3 +348,16 @@ def test_a_conditional_run_is_not_told_to_become_conditional(tmp_path):
   assert "a conditional G (config.model.num_classes=10)" in unconditional
   assert "does not follow its labels" in conditional and "num_classes=10" not in conditional
 
+
+
+def test_a_run_with_an_infogan_code_is_not_told_to_pack(tmp_path):
+  """PacGAN and an InfoGAN code exclude each other (validate_gan), so a coded run gets the code's weight as lever."""
+  monitor, _ = _monitor(tmp_path, num_steps=100, info_weight=0.1)
+  monitor.probe = health.ImageProbe(lambda state: None, lambda images: {"features": np.zeros((2, 1))},
+                                    np.zeros((2, 1, 1, 1), np.uint8), coded=True)
+  collapsed = monitor._fire(90, "low_diversity", {"diversity": 0.2, "duplicates": 0.99})["message"]
+  imbalance = monitor._fire(90, "class_imbalance", {"class_kl": 0.3, "rarest_class": 0.01, "rarest": 4,
+                                                    "commonest": 1, "commonest_share": 0.3})["message"]
+  assert "pack" not in collapsed and "pack" not in imbalance
+  assert "a lower config.train.info_weight (0.1)" in collapsed
+  assert "a higher config.train.info_weight (0.1)" in imbalance

@@ -114,10 +114,11 @@ def test_health_probe_neither_treats_the_code_as_labels_nor_counts_classes_with_
   source = types.SimpleNamespace(element_shape=(16, 16, 1), length=32, num_classes=0,
                                  read=lambda idx: {"x": np.zeros((len(idx), 16, 16, 1), np.uint8)})
   probe = health.make_probe(gan, info_config, source)
-  assert probe.conditional is False
+  assert probe.conditional is False and probe.coded is True
   assert probe.classify is None and probe.num_classes == 0
   # An ACGAN run with real labels keeps its class check from the same head.
   info_config.model.info_codes, info_config.model.num_classes, info_config.model.acgan = 0, 4, True
   acgan = tasks.make_task(info_config, (16, 16, 1))
   probe = health.make_probe(acgan, info_config, source)
-  assert probe.conditional is True and probe.classify is not None and probe.num_classes == 4
+  assert probe.conditional is True and probe.coded is False
+  assert probe.classify is not None and probe.num_classes == 4

@@ -116,6 +116,17 @@ CONDITIONAL_ADVICE = {
                        "try a longer config.train.num_steps, a lower config.train.g_lr ({g_lr:g}) or "
                        "config.model.acgan=True.",
 }
+# A G that reads an InfoGAN code cannot be packed (PacGAN needs one score per group, Q one code per
+# example), and the code's weight is the lever: too heavy, and G draws one image per code.
+CODED_ADVICE = {
+    "low_diversity": "Try a lower config.train.info_weight ({info_weight:g}): a heavy code term lets G draw one "
+                     "image per code; or config.train.r1_gamma=0.1, a lower config.train.g_lr ({g_lr:g}) or "
+                     "config.train.ema_decay=0.999.",
+    "class_imbalance": "Try a higher config.train.info_weight ({info_weight:g}), so that each code keeps to one "
+                       "class, config.train.ema_decay=0.999 or a longer config.train.num_steps.",
+    "mode_dropping": "Try a higher config.train.info_weight ({info_weight:g}), config.train.r1_gamma=0.1, "
+                     "config.train.ema_decay=0.999 or a linear config.train.lr_schedule.",
+}
 # Sample-based findings in the first EARLY_SHARE of a run say so: a young G is often collapsed or lopsided
 # and grows out of it (the main job's step-500 samples are near duplicates; by step 1,500 they are not).
 SAMPLE_KINDS = ("low_diversity", "class_imbalance", "mode_dropping")
@@ -352,12 +363,13 @@ class ImageProbe(Probe):
 
   def __init__(self, sample_fn: Callable[[Any], np.ndarray], featurize: Callable[[np.ndarray], dict],
                real: np.ndarray, num_classes: int = 0, classify: Callable | None = None,
-               conditional: bool = False):
+               conditional: bool = False, coded: bool = False):
     self.sample_fn = sample_fn
     self.featurize = featurize
     self.num_classes = num_classes
     self.classify = classify
     self.conditional = conditional  # G draws the classes 0..K-1 in turn: an imbalance means it ignores them
+    self.coded = coded              # G reads an InfoGAN code (drawn 0..K-1 in turn, unrelated to the classes)
     self.real = RealStats(featurize(real)["features"])
 
   def __call__(self, state: Any) -> dict:
@@ -430,8 +442,9 @@ def make_probe(task, config, source) -> Probe | None:
     if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes and not task.info_code:
       num_classes = task.num_classes
       classify = _acgan_head(task, num)
+  coded = bool(getattr(task, "info_code", False))
   return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify,
-                    conditional=bool(getattr(task, "num_classes", 0)) and not getattr(task, "info_code", False))
+                    conditional=bool(getattr(task, "num_classes", 0)) and not coded, coded=coded)
 
 
 def _acgan_head(task, num: int) -> Callable:
@@ -670,9 +683,13 @@ class HealthMonitor(Hook):
 
   def _fire(self, step: int, kind: str, values: dict) -> dict:
     t = self.train_config
-    conditional = getattr(self.probe, "conditional", False)
-    advice = CONDITIONAL_ADVICE.get(kind, ADVICE[kind]) if conditional else ADVICE[kind]
-    message = f"{describe(kind, values)}. " + advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss)
+    advice = ADVICE[kind]
+    if getattr(self.probe, "conditional", False):
+      advice = CONDITIONAL_ADVICE.get(kind, advice)
+    elif getattr(self.probe, "coded", False):
+      advice = CODED_ADVICE.get(kind, advice)
+    message = f"{describe(kind, values)}. " + advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss,
+                                                            info_weight=t.get("info_weight", 1.0))
     if kind in SAMPLE_KINDS and step < EARLY_SHARE * t.num_steps:
       message += EARLY_NOTE.format(step=step, num_steps=t.num_steps)
     event = {"step": step, "kind": kind, "message": message, **_jsonable(values)}
