@@ -430,6 +430,7 @@ def make_probe(task, config, source) -> Probe | None:
   real = source.read(picked)["x"]
   h, w, c = source.element_shape
   classify, num_classes = None, 0
+  coded = bool(getattr(task, "info_code", False))
   if c == 1 and h == w == 28:
     from jgan import features
     lenet = features.get("lenet-mnist")
@@ -439,10 +440,9 @@ def make_probe(task, config, source) -> Probe | None:
   else:
     featurize = lambda images: {"features": _pool_pixels(images)}
     # An InfoGAN Q head reads G's own codes back, not the data's classes: no class check from it.
-    if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes and not task.info_code:
+    if isinstance(task, GAN) and task.acgan_weight > 0 and task.num_classes and not coded:
       num_classes = task.num_classes
       classify = _acgan_head(task, num)
-  coded = bool(getattr(task, "info_code", False))
   return ImageProbe(_sample_fn(task, config.seed, num), featurize, real, num_classes, classify,
                     conditional=bool(getattr(task, "num_classes", 0)) and not coded, coded=coded)
 
@@ -689,7 +689,7 @@ class HealthMonitor(Hook):
     elif getattr(self.probe, "coded", False):
       advice = CODED_ADVICE.get(kind, advice)
     message = f"{describe(kind, values)}. " + advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss,
-                                                            info_weight=t.get("info_weight", 1.0))
+                                                            info_weight=t.info_weight)
     if kind in SAMPLE_KINDS and step < EARLY_SHARE * t.num_steps:
       message += EARLY_NOTE.format(step=step, num_steps=t.num_steps)
     event = {"step": step, "kind": kind, "message": message, **_jsonable(values)}
