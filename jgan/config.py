@@ -70,6 +70,8 @@ def base_config() -> ml_collections.ConfigDict:
                                          # (dcgan: 0 means num_classes; resnet: 0 means conditional BN only)
       info_codes=0,                      # > 0: InfoGAN (Chen et al. 2016): G also reads a uniform categorical code
                                          # of this many values and D's Q head predicts it (dcgan, resnet; no labels)
+      info_groups=1,                     # > 1 (dcgan): that many independent info_codes-way codes, one G input
+                                         # and one Q head each (Stacked MNIST: 3 channels x 10 digits)
       acgan=False,                       # conditional D as an ACGAN auxiliary classifier instead of projection
       w_dim=128,                         # stylegan: size of w
       mapping_layers=4,                  # stylegan: depth of the mapping network (8 in the paper)

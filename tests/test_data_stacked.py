@@ -60,3 +60,13 @@ def test_batches_are_a_function_of_seed_and_step():
 def test_bad_shapes_are_refused(resolution, channels, match):
   with pytest.raises(UserError, match=match):
     open_source(_config(resolution, channels))
+
+
+def test_the_real_data_anchor_stacks_only_heldout_digits_deterministically():
+  from jgan.data import splits, stacked
+  digits, _ = load_embedded_arrays()
+  heldout = {d.tobytes() for d in digits[splits.heldout_indices(len(digits))]}
+  images = stacked.heldout_stacks(40, seed=3)
+  assert images.shape == (40, 28, 28, 3) and images.dtype == np.uint8
+  assert all(image[..., c].tobytes() in heldout for image in images for c in range(3))
+  np.testing.assert_array_equal(images, stacked.heldout_stacks(40, seed=3))

@@ -82,11 +82,61 @@ def test_q_learns_to_read_the_code(info_config):
   assert np.mean(accuracy[-20:]) > 0.8, accuracy[-20:]
 
 
+def test_code_digits_are_the_base_k_digits_least_significant_first():
+  from jgan.models.layers import code_digits
+  labels = jnp.asarray([0, 7, 123, 999, 560], jnp.int32)
+  want = [[0, 0, 0], [7, 0, 0], [3, 2, 1], [9, 9, 9], [0, 6, 5]]
+  np.testing.assert_array_equal(np.asarray(code_digits(labels, 10, 3)), want)
+  # Uniform labels over K**G values have uniform, independent digits: each (digit, group) pair once per K labels.
+  digits = np.asarray(code_digits(jnp.arange(64, dtype=jnp.int32), 4, 3))
+  assert all(np.bincount(digits[:, g], minlength=4).tolist() == [16] * 4 for g in range(3))
+  assert len({tuple(row) for row in digits}) == 64
+
+
+def test_grouped_codes_give_g_one_embedding_per_digit_and_q_one_head_per_group(info_config):
+  """info_groups=3 of 4-way codes: labels in [0, 64), G reads three 4-wide embeddings, Q 3 x 4 logits,
+  and the code term is the sum of the three heads' cross-entropies (by hand)."""
+  info_config.model.info_groups = 3
+  info_config.train.info_weight = 0.5
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  assert gan.num_classes == 64 and gan.code_groups == 3
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  assert state.params["g"]["label_embed"]["embedding"].shape == (12, 4)
+  # Changing one digit of the label changes G's output; G's input is the three digits' embeddings.
+  z = jnp.zeros((3, info_config.model.latent_dim))
+  images = np.asarray(gan.generate(state, z, labels=jnp.asarray([5, 6, 5 + 16]))[0])
+  assert np.abs(images[0] - images[1]).max() > 1e-4 and np.abs(images[0] - images[2]).max() > 1e-4
+
+  plain = gan.__class__(**{**gan.__dict__, "acgan_weight": 0.0})
+  batch, key = _batch(np.zeros(16)), jax.random.key(4)
+  with_term = gan._d_update(state, batch["x"], batch["label"], key)[1]["d_loss"]
+  without = plain._d_update(state, batch["x"], batch["label"], key)[1]["d_loss"]
+  from jgan.core import rng
+  from jgan.tasks.state import split_logits
+  z = gan.latents(rng.named(key, "d_latent"), 16)
+  codes = np.asarray(gan.fake_labels(rng.named(key, "d_labels"), 16))
+  assert codes.min() >= 0 and codes.max() < 64
+  fake, _ = gan.apply_g(state.params["g"], state.batch_stats["g"], z, jnp.asarray(codes), True, None)
+  _, d_stats = gan.apply_d(state.params["d"], state.batch_stats["d"], batch["x"], batch["label"], True)
+  out, _ = gan.apply_d(state.params["d"], d_stats, fake, jnp.asarray(codes), True)
+  q_logits = np.asarray(split_logits(out)[1], np.float64)
+  assert q_logits.shape == (16, 12)
+  want = 0.0
+  for group in range(3):
+    head = q_logits[:, 4 * group:4 * group + 4]
+    log_q = head - np.log(np.exp(head).sum(-1, keepdims=True))
+    want += -np.mean(log_q[np.arange(16), (codes // 4 ** group) % 4])
+  np.testing.assert_allclose(float(with_term) - float(without), 0.5 * want, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("edit, message", [
     (dict(num_classes=10), "both use G's label input"),
     (dict(info_codes=1), "carries nothing"),
     (dict(info_codes=-2), "must be an integer >= 0"),
     (dict(name="mlp"), "has no code input"),
+    (dict(info_groups=0), "info_groups=0 must be an integer >= 1"),
+    (dict(info_groups=3, info_codes=0), "info_groups counts InfoGAN codes"),
+    (dict(info_groups=3, name="resnet"), "needs model 'dcgan'"),
 ])
 def test_bad_info_configs_fail_with_one_line(info_config, edit, message):
   for field, value in edit.items():
@@ -122,3 +172,19 @@ def test_health_probe_neither_treats_the_code_as_labels_nor_counts_classes_with_
   probe = health.make_probe(acgan, info_config, source)
   assert probe.conditional is True and probe.coded is False
   assert probe.classify is not None and probe.num_classes == 4
+
+
+def test_shown_labels_vary_every_code_of_a_grid(info_config):
+  """generate's default labels: one code per column for one code; with three, all three vary in a 4x4 grid."""
+  from jgan.models.layers import code_digits
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  np.testing.assert_array_equal(np.asarray(gan.shown_labels(6)), [0, 1, 2, 3, 0, 1])
+  info_config.model.info_groups = 3
+  grouped = tasks.make_task(info_config, (16, 16, 1))
+  labels = np.asarray(grouped.shown_labels(64))
+  assert sorted(labels.tolist()) == list(range(64))     # a bijection of the 4**3 labels
+  digits = np.asarray(code_digits(jnp.asarray(labels[:16]), 4, 3))
+  np.testing.assert_array_equal(digits[:, 0], np.arange(16) % 4)   # column k: code k of the first group
+  for group in range(3):   # every group's digit takes each value 4 times in the first 16
+    assert np.bincount(digits[:, group], minlength=4).tolist() == [4, 4, 4, 4]
+

@@ -54,3 +54,20 @@ def test_confident_shares_by_hand():
   assert scores["confident_min_share"] == 0.0 and abs(scores["confident_max_share"] - 2 / 3) < 1e-12
   assert confident_shares(np.zeros((2, 3)), 3) == {"confident": 0.0, "confident_min_share": 0.0,
                                                    "confident_max_share": 0.0}
+
+
+def test_the_mode_kl_splits_into_channel_shares_and_dependence():
+  """By hand: channel 0 all 0s or 1s, channels 1, 2 copy channel 0 -> marginals KL log 5 each, and the
+  dependence is the mutual information of identical channels, 2 log 2; the total is log(1000 / 2)."""
+  first = np.repeat([0, 1], 50)
+  digits = np.stack([first, first, first], -1)
+  out = stacked_mnist.channel_metrics(digits)
+  assert out["channel_kl"] == pytest.approx(3 * np.log(5))
+  assert out["dependence_kl"] == pytest.approx(2 * np.log(2))
+  assert out["channel_kl"] + out["dependence_kl"] == pytest.approx(stacked_mnist.mode_metrics(
+      stacked_mnist.modes_from_digits(digits))["kl"])
+  assert (out["share_min"], out["share_max"]) == (0.0, 0.5)
+  independent = np.stack(np.meshgrid(np.arange(10), np.arange(10), np.arange(10), indexing="ij"), -1).reshape(-1, 3)
+  out = stacked_mnist.channel_metrics(independent)
+  assert out["channel_kl"] == pytest.approx(0.0, abs=1e-12) and out["dependence_kl"] == pytest.approx(0.0, abs=1e-12)
+

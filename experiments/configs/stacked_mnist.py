@@ -5,8 +5,12 @@ KL to uniform over the 1000 modes; VEEGAN/PacGAN protocol).
     python -m experiments.stacked_mnist --workdir=runs/stacked_mnist
     python -m experiments.stacked_mnist --config=experiments/configs/stacked_mnist.py:dcgan   # the plain DCGAN
 
-Variants: "" (jgan's recipe: PacGAN packing of 2, EMA of G), "dcgan" (the plain DCGAN of
-the benchmark tables, VEEGAN's anchor: 99 modes, KL 3.4), "smoke".
+Variants:
+  ""      jgan's recipe: the main job's stabilisers (lr 1e-3, lazy R1 1.0, EMA of G) with three 10-way
+          InfoGAN codes, one per channel (`model.info_groups=3`), weight 0.1;
+  dcgan   the plain DCGAN of the benchmark tables (VEEGAN's anchor: 99 modes, KL 3.4);
+  pacgan  the previous recipe: PacGAN packing of 2 and EMA of G;
+  smoke   the recipe, tiny.
 """
 import ml_collections
 
@@ -23,10 +27,27 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.train.num_steps = 6000
   config.eval.num_samples = 26_000     # scored at the end of the run (VEEGAN/PacGAN protocol)
   if arg in ("", "smoke"):
-    # PacGAN (Lin et al. 2018): D scores pairs, which makes a G that drops modes easy to spot.
-    config.train.pack = 2
-    config.train.ema_decay = 0.999
-  return config_lib.variant(arg, "stacked_mnist", {"smoke": _smoke, "dcgan": lambda c: None}, config)
+    _recipe(config)
+  return config_lib.variant(arg, "stacked_mnist", {"smoke": _smoke, "dcgan": lambda c: None, "pacgan": _pacgan},
+                            config)
+
+
+def _recipe(config) -> None:
+  """The main job's recipe with one 10-way InfoGAN code per channel (the 1000 modes are 10 x 10 x 10), without
+  its hidden dense layer: with it (`model.dense_hidden=512`) seed 0 hit 955 modes, KL 0.392 (README)."""
+  config.model.info_codes = 10
+  config.model.info_groups = 3           # G reads each channel's code, Q reads each channel's digit back
+  config.train.info_weight = 0.1
+  config.train.g_lr = config.train.d_lr = 1e-3
+  config.train.r1_gamma = 1.0
+  config.train.r1_every = 16
+  config.train.ema_decay = 0.999
+
+
+def _pacgan(config) -> None:
+  # PacGAN (Lin et al. 2018): D scores pairs, which makes a G that drops modes easy to spot.
+  config.train.pack = 2
+  config.train.ema_decay = 0.999
 
 
 def _smoke(config) -> None:

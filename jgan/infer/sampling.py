@@ -85,7 +85,7 @@ class Sampler:
     """`num` samples: uint8 (num, H, W, C) images, or float32 (num, 2) toy points.
 
     `labels` picks the classes of a conditional run: (num,) ints, or fewer, repeated to num
-    (one label: every sample of that class); default 0, 1, ..., K-1, 0, ....
+    (one label: every sample of that class); default 0, 1, ..., K-1, 0, ... (`GAN.shown_labels`).
     `truncation` t > 0 draws z from the standard normal truncated to [-t, t] in every coordinate (the
     truncation trick of BigGAN, Brock et al. 2019: fidelity for variety); 0: plain N(0, 1).
     """
@@ -99,7 +99,7 @@ class Sampler:
       z = self.gan.latents(key, num)
     num_classes = self.gan.num_classes
     if labels is None and num_classes:
-      labels = np.arange(num) % num_classes
+      labels = np.asarray(self.gan.shown_labels(num))   # 0, 1, ..., K-1, 0, ... (spread for several codes)
     elif labels is not None:
       if not num_classes:
         raise UserError(f"{self.workdir} is an unconditional run: it takes no labels")

@@ -60,4 +60,23 @@ def stacked_mnist_metrics(images, classify: Callable[[np.ndarray], np.ndarray]) 
   # One classifier pass over all channels at once: (N, H, W, 3) -> (3N, H, W, 1), channel-major.
   channels = np.concatenate([images[..., c:c + 1] for c in range(3)])
   digits = np.asarray(classify(channels)).reshape(3, n).T
-  return mode_metrics(modes_from_digits(digits))
+  return {**mode_metrics(modes_from_digits(digits)), **channel_metrics(digits)}
+
+
+def channel_metrics(channel_digits: np.ndarray) -> dict:
+  """Where the KL to uniform comes from, from int (N, 3) per-channel digits.
+
+  KL(p || uniform over 1000) = sum_c KL(p_c || uniform over 10) + KL(p || p_0 p_1 p_2) exactly (the
+  uniform is the product of its marginals), so the mode KL splits into
+    * channel_kl: the three channels' own digit shares away from 10% each, and
+    * dependence_kl: the channels' digits depending on each other (the rest);
+  plus the lowest and highest digit share over all channels (share_min, share_max).
+  """
+  channel_digits = np.asarray(channel_digits, np.int64)
+  uniform10 = np.full(10, 0.1)
+  shares = [class_histogram(channel_digits[:, c], 10) for c in range(3)]
+  channel_kl = float(sum(kl_divergence(share, uniform10) for share in shares))
+  total = mode_metrics(modes_from_digits(channel_digits))["kl"]
+  return {"channel_kl": channel_kl, "dependence_kl": max(total - channel_kl, 0.0),
+          "share_min": float(min(share.min() for share in shares)),
+          "share_max": float(max(share.max() for share in shares))}

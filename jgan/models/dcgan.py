@@ -49,13 +49,15 @@ class DCGANGenerator(nn.Module):
   max_mult: int = 8
   num_classes: int = 0
   label_embed_dim: int = 0
+  code_groups: int = 1   # > 1: labels carry this many independent num_classes-way codes (see code_digits)
   dense_hidden: int = 0  # > 0: a hidden dense layer of this size before the projection (see the module doc)
   dtype: Any = None  # computation dtype; parameters are always float32
 
   @nn.compact
   def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True) -> jax.Array:
     size, k = start_size(self.resolution)
-    z = label_conditioned_latent(z, labels, self.num_classes, self.label_embed_dim or self.num_classes)
+    z = label_conditioned_latent(z, labels, self.num_classes, self.label_embed_dim or self.num_classes,
+                                 groups=self.code_groups)
     x = z.astype(self.dtype or z.dtype)
     if self.dense_hidden:
       x = nn.Dense(self.dense_hidden, use_bias=False, kernel_init=dcgan_init, dtype=self.dtype)(x)

@@ -64,7 +64,11 @@ def _class_fields(m) -> tuple[dict, dict]:
   ACGAN head is the paper's Q network, which predicts the code from D's last hidden layer.
   """
   if m.info_codes:
-    return dict(num_classes=m.info_codes, label_embed_dim=0), dict(num_classes=m.info_codes, acgan=True)
+    # info_groups G > 1 independent codes: G embeds each digit of its label; Q predicts
+    # G groups of K logits (one head, G * K wide, split by the loss).
+    grouped = dict(code_groups=m.info_groups) if m.info_groups > 1 else {}
+    return (dict(num_classes=m.info_codes, label_embed_dim=0, **grouped),
+            dict(num_classes=m.info_codes * m.info_groups, acgan=True))
   return (dict(num_classes=m.num_classes, label_embed_dim=m.label_embed_dim),
           dict(num_classes=m.num_classes, acgan=m.acgan))
 
@@ -150,7 +154,8 @@ def _cyclegan(m, element_shape, dtype):
   return g, PatchGANDiscriminator(width=m.d_width, norm=m.d_instance_norm, dtype=dtype)
 
 
-CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan", "model.info_codes"})
+CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan", "model.info_codes",
+                                 "model.info_groups"})
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {

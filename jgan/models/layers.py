@@ -116,16 +116,52 @@ class ClassConditionalHead(nn.Module):
     return logits + jnp.sum(embed * h, axis=-1)
 
 
-def label_conditioned_latent(z: jax.Array, labels: jax.Array | None, num_classes: int, embed_dim: int,
-                             name: str = "label_embed") -> jax.Array:
-  """[z, embed(labels)] (B, latent_dim + embed_dim): the generator's label input of cGAN (Mirza &
-  Osindero 2014), as a learned embedding (BigGAN's shared embedding). z unchanged when off.
+def code_digits(labels: jax.Array, base: int, groups: int) -> jax.Array:
+  """int (B,) in [0, base**groups) -> its `groups` base-`base` digits, int (B, groups), least significant first.
 
+  A uniform label over base**groups values has independent uniform digits, so one label
+  carries `groups` independent InfoGAN codes (e.g. Stacked MNIST's 3 channels x 10 digits).
+  """
+  return (labels[:, None] // base ** jnp.arange(groups, dtype=labels.dtype)) % base
+
+
+def spread_codes(num: int, base: int, groups: int) -> jax.Array:
+  """int (num,) labels in [0, base**groups) for showing a G with `groups` independent codes: sample i has
+  digits e_g = (d_g + sum_{h<g} (g - h + 1) d_h) mod base of i's own digits d_h, a bijection of
+  [0, base**groups).
+
+  Counting up (labels 0, 1, 2, ...) would hold the high digits at 0 for the first base**(groups-1)
+  samples (a 10x10 grid of Stacked MNIST would show one digit in its third channel); here e_0 = i mod base
+  (column k of a base-column grid still holds code k of the first group), and every group's digit takes
+  each value equally often in any base**2 consecutive samples from a multiple of base**2. Any
+  base**groups consecutive samples from a multiple of base**groups hold every label once.
+  """
+  digits = code_digits(jnp.arange(num, dtype=jnp.int32), base, groups)
+  # w[g, h] = g - h + 1 on and below the diagonal (1 on it: a triangular, hence invertible, map mod base).
+  weights = jnp.tril(jnp.arange(groups)[:, None] - jnp.arange(groups)[None, :] + 1).astype(jnp.int32)
+  spread = (digits @ weights.T) % base   # e_g = sum_h w[g, h] d_h
+  return jnp.sum(spread * base ** jnp.arange(groups, dtype=jnp.int32), -1).astype(jnp.int32)
+
+
+def label_conditioned_latent(z: jax.Array, labels: jax.Array | None, num_classes: int, embed_dim: int,
+                             name: str = "label_embed", groups: int = 1) -> jax.Array:
+  """[z, embed(labels)] (B, latent_dim + groups * embed_dim): the generator's label input of cGAN
+  (Mirza & Osindero 2014), as a learned embedding (BigGAN's shared embedding). z unchanged when off.
+
+  groups > 1: labels lie in [0, num_classes**groups) and each of their `groups` digits
+  (`code_digits`) has its own embedding; the embeddings are concatenated, so G reads
+  independent codes as separate inputs instead of one table entry per combination.
   Call inside a compact module: the embedding is created in the caller's scope under `name`.
   """
   if not (num_classes and embed_dim) or labels is None:
     return z
-  return jnp.concatenate([z, nn.Embed(num_classes, embed_dim, name=name)(labels).astype(z.dtype)], -1)
+  if groups > 1:
+    # One table of groups * num_classes rows: digit d of group g is row g * num_classes + d.
+    rows = code_digits(labels, num_classes, groups) + num_classes * jnp.arange(groups, dtype=labels.dtype)
+    embed = nn.Embed(groups * num_classes, embed_dim, name=name)(rows).reshape(labels.shape[0], -1)
+  else:
+    embed = nn.Embed(num_classes, embed_dim, name=name)(labels)
+  return jnp.concatenate([z, embed.astype(z.dtype)], -1)
 
 
 def start_size(resolution: int) -> tuple[int, int]:

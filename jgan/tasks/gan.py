@@ -35,6 +35,7 @@ from jgan.core import rng
 from jgan.core.errors import UserError
 from jgan.core.sharding import shard_batch
 from jgan.models import factory
+from jgan.models.layers import code_digits, spread_codes
 from jgan.objectives import augment, losses
 from jgan.objectives.losses import DLoss, GLoss
 from jgan.tasks import base
@@ -74,8 +75,30 @@ def pack_inputs(x: jax.Array, pack: int) -> jax.Array:
   return groups.reshape(*groups.shape[:-2], pack * x.shape[-1])
 
 
-def _class_xent(class_logits, labels):
-  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(class_logits, labels))
+def _per_code(class_logits, labels, groups: int):
+  """Class logits (B, K) and int labels (B,) as (B, ..., K) logits and their targets (B, ...).
+
+  groups > 1: the logits are (B, groups * K), one K-way head per digit of the label (labels in
+  [0, K**groups), `code_digits`); they come back as (B, groups, K) against the digits (B, groups).
+  """
+  if groups == 1:
+    return class_logits, labels
+  base = class_logits.shape[-1] // groups
+  return class_logits.reshape(class_logits.shape[0], groups, base), code_digits(labels, base, groups)
+
+
+def _class_xent(class_logits, labels, groups: int = 1):
+  """Cross-entropy of the class head, summed over the codes (the bound on the mutual information of
+  independent codes is the sum of their bounds), averaged over the batch."""
+  logits, targets = _per_code(class_logits, labels, groups)
+  xent = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+  return jnp.mean(jnp.sum(xent.reshape(xent.shape[0], -1), -1))
+
+
+def _code_accuracy(class_logits, labels, groups: int = 1):
+  """Share of codes (of every group) that the class head reads back right."""
+  logits, targets = _per_code(class_logits, labels, groups)
+  return jnp.mean(jnp.argmax(logits, -1) == targets)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +135,7 @@ class GAN:
   # CE(Q(G(z, c)), c), is the variational bound of -I(c; G(z, c)) up to the constant H(c),
   # minimised by G and Q with weight acgan_weight (the paper's lambda). The data's labels are unused.
   info_code: bool = False
+  code_groups: int = 1           # > 1: the code is that many independent codes, the digits of the label
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
   reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
@@ -154,6 +178,14 @@ class GAN:
       return jnp.zeros((num,), jnp.int32)
     return jax.random.randint(key, (num,), 0, self.num_classes, jnp.int32)
 
+  def shown_labels(self, num: int) -> jax.Array:
+    """The labels `generate` uses by default, int (num,): 0, 1, ..., K-1, 0, 1, ... (one class per column
+    of a K-column grid); with several codes, `spread_codes`, so that every code varies in a grid."""
+    if self.code_groups > 1:
+      base = round(self.num_classes ** (1.0 / self.code_groups))
+      return spread_codes(num, base, self.code_groups)
+    return jnp.arange(num, dtype=jnp.int32) % max(self.num_classes, 1)
+
   def apply_g(self, params, batch_stats, z, labels, train: bool, key: jax.Array | None):
     rngs = {"noise": key} if (self.noise_rngs and key is not None) else None
     return apply_net(self.generator, params, batch_stats, *self._cond(z, labels), train=train, rngs=rngs)
@@ -168,14 +200,13 @@ class GAN:
 
     Args:
       z: (B, latent_dim) latents.
-      labels: int (B,) classes of a conditional G; default 0, 1, ..., K-1, 0, 1, ... (one
-        class per column of a K-column grid).
+      labels: int (B,) classes of a conditional G; default `shown_labels` (0, 1, ..., K-1, 0, 1, ...).
       key: randomness of a G that draws it (StyleGAN per-layer noise); without it that noise is 0.
     """
     chex.assert_shape(z, (None, self.latent_dim))
     params = state.ema_params.get("g", state.params["g"]) if not train else state.params["g"]
     if labels is None:
-      labels = jnp.arange(z.shape[0], dtype=jnp.int32) % max(self.num_classes, 1)
+      labels = self.shown_labels(z.shape[0])
     return self.apply_g(params, state.batch_stats["g"], z, labels, train, key)
 
   def preview(self, state: GANState, key: jax.Array, batch: dict) -> jax.Array:
@@ -238,7 +269,7 @@ class GAN:
       (real_logits, real_cls), (fake_logits, fake_cls) = split_logits(real_out), split_logits(fake_out)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
       if self.acgan_weight > 0:
-        class_loss = _class_xent(fake_cls, fake_y)
+        class_loss = _class_xent(fake_cls, fake_y, self.code_groups)
         if not self.info_code:
           class_loss = class_loss + _class_xent(real_cls, labels)
         loss = loss + self.acgan_weight * class_loss
@@ -258,7 +289,7 @@ class GAN:
         "d_grad_norm": optax.tree.norm(grads),
     }
     if self.info_code:
-      metrics["q_code_acc"] = jnp.mean(jnp.argmax(fake_cls, -1) == fake_y)  # how well Q reads G's code
+      metrics["q_code_acc"] = _code_accuracy(fake_cls, fake_y, self.code_groups)  # how well Q reads G's code
     elif real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
     if keep_for_g:
@@ -289,7 +320,7 @@ class GAN:
     else:
       loss = self.g_loss(fake_logits)
     if self.acgan_weight > 0:
-      loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y)
+      loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y, self.code_groups)
     return loss, fake_logits
 
   def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
@@ -432,6 +463,16 @@ def validate_gan(config) -> None:
   if m.info_codes and not factory.spec(m.name).conditional:
     conditional = sorted(n for n, s in factory.MODELS.items() if s.conditional)
     raise UserError(f"config.model.info_codes: model {m.name!r} has no code input; use one of {', '.join(conditional)}")
+  if isinstance(m.info_groups, bool) or not isinstance(m.info_groups, int) or m.info_groups < 1:
+    raise UserError(f"config.model.info_groups={m.info_groups!r} must be an integer >= 1")
+  if m.info_groups > 1 and not m.info_codes:
+    raise UserError("config.model.info_groups counts InfoGAN codes: set config.model.info_codes, or leave it at 1")
+  if m.info_codes and m.info_codes ** m.info_groups >= 2 ** 31:
+    raise UserError(f"config.model.info_codes={m.info_codes} and info_groups={m.info_groups} give "
+                    f"{m.info_codes}**{m.info_groups} code combinations, more than one int32 label holds: use fewer")
+  if m.info_groups > 1 and m.name != "dcgan":
+    raise UserError(f"config.model.info_groups > 1 needs model 'dcgan' (model {m.name!r} reads one code): "
+                    "set config.model.info_groups=1")
   if m.info_codes and pack > 1:
     raise UserError("config.train.pack (PacGAN) scores groups, but InfoGAN's Q reads one code per example: "
                     "set config.train.pack=1 or config.model.info_codes=0")
@@ -472,7 +513,8 @@ def make_gan(config, element_shape) -> GAN:
   t = config.train
   class_weight = t.info_weight if m.info_codes else t.acgan_weight if m.acgan else 0.0
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
-             num_classes=m.num_classes or m.info_codes, acgan_weight=class_weight, info_code=bool(m.info_codes),
+             num_classes=m.num_classes or m.info_codes ** m.info_groups, acgan_weight=class_weight,
+             info_code=bool(m.info_codes), code_groups=m.info_groups if m.info_codes else 1,
              noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
              g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
 

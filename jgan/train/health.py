@@ -49,6 +49,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from typing import Any, Callable, Sequence
 
 import jax
@@ -87,24 +88,27 @@ DUPLICATES_HIGH = 0.3
 CLASS_KL_HIGH = 0.1
 RAREST_LOW = 0.3             # times 1/K
 
+# Advice per kind: a sentence, or a tuple of options that reads "Try A, B or C." with the options
+# that the run already uses (an exact config.train.field=value it has) left out.
 ADVICE = {
-    "d_overpowering": "Try a lower config.train.d_lr ({d_lr:g}) or a higher config.train.g_lr ({g_lr:g}), "
-                      "config.train.label_smoothing=0.1, config.train.augment='translation,cutout' "
-                      "or config.train.r1_gamma=0.1.",
+    "d_overpowering": ("a lower config.train.d_lr ({d_lr:g}) or a higher config.train.g_lr ({g_lr:g})",
+                       "config.train.label_smoothing=0.1", "config.train.augment='translation,cutout'",
+                       "config.train.r1_gamma=0.1"),
     "g_gradient_vanishing": "Try config.train.loss='non_saturating' (now {loss!r}) or 'hinge', or a lower "
                             "config.train.d_lr ({d_lr:g}).",
-    "loss_spike": "Try lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g}), "
-                  "config.train.r1_gamma=0.1 or config.train.label_smoothing=0.1; config.train.ema_decay=0.999 "
-                  "keeps the samples steady through such events.",
-    "loss_oscillation": "Try lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g}), "
-                        "config.train.b1=0.0 or config.train.r1_gamma=0.1.",
-    "low_diversity": "Try config.train.pack=2 (PacGAN), config.train.r1_gamma=0.1, a lower config.train.g_lr "
-                     "({g_lr:g}) or config.train.ema_decay=0.999.",
-    "class_imbalance": "Try config.train.pack=2 (PacGAN), config.train.ema_decay=0.999, a longer "
-                       "config.train.num_steps, an InfoGAN code (config.model.info_codes=10, which needs no "
-                       "labels) or a conditional G (config.model.num_classes=10).",
-    "mode_dropping": "Try config.train.pack=2 (PacGAN), config.train.r1_gamma=0.1, config.train.ema_decay=0.999 "
-                     "or a linear config.train.lr_schedule.",
+    "loss_spike": ("lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g})", "config.train.r1_gamma=0.1",
+                   "config.train.label_smoothing=0.1",
+                   "config.train.ema_decay=0.999, which keeps the samples steady through such events"),
+    "loss_oscillation": ("lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g})",
+                         "config.train.b1=0.0", "config.train.r1_gamma=0.1"),
+    "low_diversity": ("config.train.pack=2 (PacGAN)", "config.train.r1_gamma=0.1",
+                      "a lower config.train.g_lr ({g_lr:g})", "config.train.ema_decay=0.999"),
+    "class_imbalance": ("config.train.pack=2 (PacGAN)", "config.train.ema_decay=0.999",
+                        "a longer config.train.num_steps",
+                        "an InfoGAN code (config.model.info_codes=10, which needs no labels)",
+                        "a conditional G (config.model.num_classes=10)"),
+    "mode_dropping": ("config.train.pack=2 (PacGAN)", "config.train.r1_gamma=0.1", "config.train.ema_decay=0.999",
+                      "a linear config.train.lr_schedule"),
     "non_finite": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}), or compute in float32 "
                   "(config.model.dtype) if this was bfloat16.",
     "blow_up": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}).",
@@ -119,14 +123,40 @@ CONDITIONAL_ADVICE = {
 # A G that reads an InfoGAN code cannot be packed (PacGAN needs one score per group, Q one code per
 # example), and the code's weight is the lever: too heavy, and G draws one image per code.
 CODED_ADVICE = {
-    "low_diversity": "Try a lower config.train.info_weight ({info_weight:g}): a heavy code term lets G draw one "
-                     "image per code; or config.train.r1_gamma=0.1, a lower config.train.g_lr ({g_lr:g}) or "
-                     "config.train.ema_decay=0.999.",
-    "class_imbalance": "Try a higher config.train.info_weight ({info_weight:g}), so that each code keeps to one "
-                       "class, config.train.ema_decay=0.999 or a longer config.train.num_steps.",
-    "mode_dropping": "Try a higher config.train.info_weight ({info_weight:g}), config.train.r1_gamma=0.1, "
-                     "config.train.ema_decay=0.999 or a linear config.train.lr_schedule.",
+    "low_diversity": ("a lower config.train.info_weight ({info_weight:g}) so that G does not draw one image "
+                      "per code", "config.train.r1_gamma=0.1", "a lower config.train.g_lr ({g_lr:g})",
+                      "config.train.ema_decay=0.999"),
+    "class_imbalance": ("a higher config.train.info_weight ({info_weight:g}), so that each code keeps to one class",
+                        "config.train.ema_decay=0.999", "a longer config.train.num_steps"),
+    "mode_dropping": ("a higher config.train.info_weight ({info_weight:g})", "config.train.r1_gamma=0.1",
+                      "config.train.ema_decay=0.999", "a linear config.train.lr_schedule"),
 }
+_SETTING = re.compile(r"config\.train\.(\w+)=('[^']*'|[-+.\w]+)")
+
+
+def advice_text(advice: str | tuple[str, ...], train_config) -> str:
+  """The advice as printed: a tuple of options becomes "Try A, B or C.", without the options whose
+  exact setting (config.train.field=value) the run already has; the rates etc. filled in."""
+  if isinstance(advice, tuple):
+    def settled(option: str) -> bool:
+      match = _SETTING.search(option)
+      if not match or match.group(1) not in train_config:
+        return False
+      field, text = match.groups()
+      current = train_config[field]
+      if text.startswith("'"):
+        return current == text[1:-1]
+      try:
+        return float(current) == float(text)
+      except (TypeError, ValueError):
+        return False
+    options = [option for option in advice if not settled(option)] or list(advice[:1])
+    listed = options[0] if len(options) == 1 else ", ".join(options[:-1]) + " or " + options[-1]
+    advice = f"Try {listed}."
+  t = train_config
+  return advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss, info_weight=t.info_weight)
+
+
 # Sample-based findings in the first EARLY_SHARE of a run say so: a young G is often collapsed or lopsided
 # and grows out of it (the main job's step-500 samples are near duplicates; by step 1,500 they are not).
 SAMPLE_KINDS = ("low_diversity", "class_imbalance", "mode_dropping")
@@ -688,8 +718,7 @@ class HealthMonitor(Hook):
       advice = CONDITIONAL_ADVICE.get(kind, advice)
     elif getattr(self.probe, "coded", False):
       advice = CODED_ADVICE.get(kind, advice)
-    message = f"{describe(kind, values)}. " + advice.format(d_lr=t.d_lr, g_lr=t.g_lr, loss=t.loss,
-                                                            info_weight=t.info_weight)
+    message = f"{describe(kind, values)}. " + advice_text(advice, t)
     if kind in SAMPLE_KINDS and step < EARLY_SHARE * t.num_steps:
       message += EARLY_NOTE.format(step=step, num_steps=t.num_steps)
     event = {"step": step, "kind": kind, "message": message, **_jsonable(values)}
