@@ -17,10 +17,11 @@ from absl import flags
 from jgan.bench import features as bench_features
 from jgan.core import cli
 from jgan.core.errors import UserError
+from jgan.data import stacked as stacked_source
 from jgan.data.embedded import load_embedded_arrays
 from jgan.eval import evaluate, provenance
 from jgan.features import lenet
-from jgan.metrics import stacked_mnist
+from jgan.metrics.stacked_mnist import NUM_SAMPLES as NUM_STACKS
 
 _SANITY = flags.DEFINE_boolean("sanity", False, "Print the MNIST/Stacked-MNIST sanity numbers.")
 _CIFAR = flags.DEFINE_boolean("cifar", False, "FID between CIFAR-10 train and test (the JPEG copy).")
@@ -43,7 +44,7 @@ def sanity() -> dict:
   first_five = rng.choice(np.flatnonzero(labels < 5), 5000, replace=False)
   fid_halves = evaluate(digits[half_a], digits[half_b], "fid,kid,pr", "lenet-mnist", cache=False)["scores"]
   fid_missing = evaluate(digits[half_a], digits[first_five], "fid,kid,pr", "lenet-mnist", cache=False)["scores"]
-  stacked, _ = stacked_mnist.stack_digits(digits, stacked_mnist.NUM_SAMPLES, seed=0)
+  stacked = stacked_source.stack(digits[..., 0], stacked_source.stacked_triples(NUM_STACKS, len(digits), seed=0))
   modes = evaluate(stacked, None, "stacked_mnist")["scores"]
   _, meta = lenet.load_params()
   return {"mnist_half_vs_half": fid_halves, "mnist_half_vs_5_classes": fid_missing,

@@ -4,6 +4,7 @@ import pytest
 
 from jgan import features
 from jgan.core.errors import UserError
+from jgan.data import stacked as stacked_source
 from jgan.data.embedded import load_embedded_arrays
 from jgan.metrics import stacked_mnist
 
@@ -19,7 +20,8 @@ def test_mode_metrics_on_known_histograms():
 
 def test_stacking_puts_one_digit_per_channel():
   digits = np.arange(5 * 28 * 28, dtype=np.int64).reshape(5, 28, 28) % 251
-  stacked, picks = stacked_mnist.stack_digits(digits.astype(np.uint8), 7, seed=1)
+  picks = stacked_source.stacked_triples(7, len(digits), seed=1)
+  stacked = stacked_source.stack(digits.astype(np.uint8), picks)
   assert stacked.shape == (7, 28, 28, 3) and stacked.dtype == np.uint8
   for c in range(3):
     np.testing.assert_array_equal(stacked[..., c], digits[picks[:, c]])
@@ -27,7 +29,8 @@ def test_stacking_puts_one_digit_per_channel():
 
 def test_real_stacked_digits_cover_about_1000_modes_with_kl_near_zero():
   digits, labels = load_embedded_arrays()
-  stacked, picks = stacked_mnist.stack_digits(digits, stacked_mnist.NUM_SAMPLES, seed=0)
+  picks = stacked_source.stacked_triples(stacked_mnist.NUM_SAMPLES, len(digits), seed=0)
+  stacked = stacked_source.stack(digits, picks)
   lenet = features.get("lenet-mnist")
   result = stacked_mnist.stacked_mnist_metrics(stacked, lambda x: np.argmax(lenet(x)["logits"], axis=1))
   # 26 samples per mode on average: every mode is hit; KL ~ sampling noise 999/52000 plus classifier errors.

@@ -17,6 +17,7 @@ import numpy as np
 from jgan.core.errors import UserError
 from jgan.data import splits
 from jgan.data.embedded import load_embedded_arrays
+from jgan.metrics.stacked_mnist import modes_from_digits
 
 NAME = "stacked_mnist"
 RESOLUTIONS = (28, 32)
@@ -49,7 +50,7 @@ def stacked_dataset(data_config, seed: int) -> dict:
     raise UserError(f"config.data.num_points={num!r}: the number of stacked examples must be a positive integer")
   digits, labels = load_embedded_arrays()
   triples = stacked_triples(num, len(digits), seed)
-  modes = (labels[triples[:, 0]].astype(np.int32) * 100 + labels[triples[:, 1]] * 10 + labels[triples[:, 2]])
+  modes = modes_from_digits(labels[triples].astype(np.int32))
   resolution = data_config.resolution
 
   def read(indices):

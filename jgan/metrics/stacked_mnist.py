@@ -22,16 +22,6 @@ NUM_MODES = 1000
 NUM_SAMPLES = 26_000
 
 
-def stack_digits(digits: np.ndarray, num: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-  """Random triples of (N, 28, 28[, 1]) uint8 digits -> (uint8 (num, 28, 28, 3), triple indices (num, 3))."""
-  digits = np.asarray(digits)
-  if digits.ndim == 4:
-    digits = digits[..., 0]
-  rng = np.random.default_rng(seed)
-  picks = rng.integers(0, digits.shape[0], (num, 3))
-  return np.stack([digits[picks[:, c]] for c in range(3)], axis=-1), picks
-
-
 def modes_from_digits(channel_digits: np.ndarray) -> np.ndarray:
   """int (N, 3) per-channel digit classes -> int (N,) mode ids 100 d0 + 10 d1 + d2 in [0, 1000)."""
   channel_digits = np.asarray(channel_digits)
