@@ -312,6 +312,29 @@ def test_report_single_and_compare(tmp_path):
   assert "a#1" in page and "a#3" in page
 
 
+def test_a_report_that_fails_midway_leaves_the_previous_one_whole(tmp_path, monkeypatch):
+  import errno
+
+  from jgan.eval import report
+  _fake_run(tmp_path / "a")
+  path = report.write_report([str(tmp_path / "a")])
+  before = {f: (tmp_path / "a" / "report" / f).read_bytes() for f in os.listdir(os.path.dirname(path))}
+  drawn = []
+  real_strip = report._strip
+
+  def full_disk(file, run):   # the disk fills up after the plots, while the sample strip is written
+    drawn.append(file)
+    real_strip(file, run)
+    raise OSError(errno.ENOSPC, "No space left on device")
+  monkeypatch.setattr(report, "_strip", full_disk)
+  _fake_run(tmp_path / "b", offset=0.5)
+  with pytest.raises(UserError, match=r"could not write the report into .*: No space left on device; free some"):
+    report.write_report([str(tmp_path / "b")], out_dir=os.path.dirname(path))
+  assert drawn and not os.path.exists(drawn[0])                       # the partial strip went with the staging
+  after = {f: (tmp_path / "a" / "report" / f).read_bytes() for f in os.listdir(os.path.dirname(path))}
+  assert after == before                                              # same files, same bytes, nothing beside
+
+
 def test_episodes_pair_each_finding_with_the_end_that_closed_it():
   events = [{"step": 10, "kind": "low_diversity", "message": "a"},
             {"step": 20, "kind": "low_diversity", "episode": "end"},

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import shutil
 from typing import Sequence
 
 import numpy as np
@@ -321,12 +322,30 @@ def write_report(workdirs: Sequence[str], out_dir: str | None = None) -> str:
     if names.count(run.name) > 1:
       run.name = f"{run.name}#{i + 1}"
   out_dir = out_dir or os.path.join(workdirs[0], REPORT_DIR)
-  os.makedirs(out_dir, exist_ok=True)
+  # Drawn into a staging folder inside out_dir, then moved into place file by file (index.html last): a full
+  # disk or any other failure mid-way leaves the previous report whole and no partial one beside it.
+  staging = os.path.join(out_dir, f".staging-{os.getpid()}")
+  try:
+    os.makedirs(staging, exist_ok=True)
+    files = _draw(runs, staging)
+    for file in files:
+      os.replace(os.path.join(staging, file), os.path.join(out_dir, file))
+  except OSError as e:
+    raise UserError(f"could not write the report into {out_dir}: {e.strerror or e}; free some space or choose "
+                    "another folder (the previous report there is unchanged)") from None
+  finally:
+    shutil.rmtree(staging, ignore_errors=True)
+  return os.path.join(out_dir, "index.html")
+
+
+def _draw(runs, out_dir: str) -> list[str]:
+  """Draws the plots and index.html of `runs` into `out_dir`; returns the files written, index.html last."""
   colors = [f"C{i % 10}" for i in range(len(runs))]
-  sections = []
+  sections, written = [], []
 
   def add(title: str, file: str, drawn: bool, note: str = "") -> None:
     if drawn:
+      written.append(file)
       sections.append(f"<h2>{html.escape(title)}</h2>{note}<img src='{file}' alt='{html.escape(title)}'>")
 
   add("Losses", "losses.png", _line_plot(os.path.join(out_dir, "losses.png"), runs, [
@@ -354,9 +373,6 @@ def write_report(workdirs: Sequence[str], out_dir: str | None = None) -> str:
           f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
           + "".join(f"<p>{_summary(run)}</p>" for run in runs)
           + "<h2>Health findings</h2>" + _findings_table(runs) + "".join(sections) + "</body></html>")
-  path = os.path.join(out_dir, "index.html")
-  tmp = path + ".tmp"
-  with open(tmp, "w") as f:
+  with open(os.path.join(out_dir, "index.html"), "w") as f:
     f.write(page)
-  os.replace(tmp, path)
-  return path
+  return [*written, "index.html"]
