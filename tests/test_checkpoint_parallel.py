@@ -116,6 +116,31 @@ def test_unreadable_step_is_moved_aside_and_written_again(tmp_path, capsys):
   checkpointer.close()
 
 
+def test_processes_reload_a_moved_aside_step_only_after_process_0_renamed_it(tmp_path, monkeypatch):
+  import jax
+  from jax.experimental import multihost_utils
+
+  from jgan.core import sharding
+  from jgan.train import checkpoint as checkpoint_lib
+  checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
+  checkpointer.save(1, {"w": jnp.zeros(10)})
+  checkpointer.wait()
+  seen = []
+  real_reload = checkpointer.manager.reload
+  monkeypatch.setattr(checkpoint_lib, "barrier", lambda name: seen.append((name, sorted(os.listdir(tmp_path)))))
+  monkeypatch.setattr(checkpointer.manager, "reload", lambda: (seen.append("reload"), real_reload()))
+  checkpointer.move_aside(1, "a test")
+  assert seen == [("jgan_checkpoint_moved_aside_1", ["1.unreadable-1"]), "reload"]
+  checkpointer.close()
+  # The barrier itself: a no-op with one process, a sync of every device with several.
+  synced = []
+  monkeypatch.setattr(multihost_utils, "sync_global_devices", synced.append)
+  sharding.barrier("one")
+  monkeypatch.setattr(jax, "process_count", lambda: 2)
+  sharding.barrier("two")
+  assert synced == ["two"]
+
+
 def test_every_checkpoint_unreadable_says_what_was_found(tmp_path, capfd):
   checkpointer = Checkpointer(str(tmp_path), keep=3, use_async=False)
   for step in (1, 2):

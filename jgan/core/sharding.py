@@ -15,6 +15,20 @@ from jax.sharding import PartitionSpec as P
 from jgan.core.errors import UserError
 
 
+def is_main_process() -> bool:
+  """Process 0 of a multi-host run: the one that writes logs and pictures and renames files in the shared
+  workdir (every process checkpoints: orbax coordinates its own writes). True in a single-process run."""
+  return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+  """Waits until every process of a multi-host run reaches the barrier `name` (a no-op with one process):
+  after process 0 changes files that every process reads next."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices(name)
+
+
 def make_mesh(num_devices: int = 0) -> Mesh:
   """A 1D mesh over the first `num_devices` devices (0 = all of them)."""
   devices = jax.devices()

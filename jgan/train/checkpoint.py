@@ -41,6 +41,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from jgan.core.errors import UserError
+from jgan.core.sharding import barrier, is_main_process
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,6 @@ def _restoring():
     _FILTER.restoring -= 1
 
 
-def _is_main_process() -> bool:
-  return jax.process_index() == 0
-
-
 class Checkpointer:
   def __init__(self, directory: str, keep: int = 3, use_async: bool = True):
     _install_console_filters()
@@ -200,7 +197,7 @@ class Checkpointer:
 
   def _remove_partial(self, step: int) -> None:
     """Deletes what a failed save left of `step` (its temporary folder), freeing the space it took."""
-    if not _is_main_process():
+    if not is_main_process():
       return
     for path in glob.glob(os.path.join(glob.escape(self.directory), f"{step}.orbax-checkpoint-tmp*")):
       shutil.rmtree(path, ignore_errors=True)
@@ -256,7 +253,7 @@ class Checkpointer:
     """Renames the folder of `step` to `<step>.unreadable-<n>` (kept, never deleted); returns the new path."""
     source = os.path.join(self.directory, str(step))
     target = None
-    if _is_main_process() and os.path.isdir(source):
+    if is_main_process() and os.path.isdir(source):
       n = 1
       while os.path.exists(os.path.join(self.directory, f"{step}{UNREADABLE_INFIX}{n}")):
         n += 1
@@ -264,6 +261,7 @@ class Checkpointer:
       os.rename(source, target)
       print(f"warning: checkpoint step {step} in {self.directory} is unreadable ({reason}); moved it to {target} "
             f"and will write step {step} again", flush=True)
+    barrier(f"jgan_checkpoint_moved_aside_{step}")   # every process reloads only after process 0 renamed it
     self.manager.reload()
     return target
 

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jgan.core.sharding import is_main_process
 from jgan.data import images as image_lib
 
 
@@ -67,11 +68,6 @@ def network_weights(state):
 
 
 _state_finite = jax.jit(all_finite)
-
-
-def is_main_process() -> bool:
-  """Only process 0 writes logs and pictures in a multi-host run (every process checkpoints: orbax coordinates)."""
-  return jax.process_index() == 0
 
 
 class Hook:

@@ -26,11 +26,6 @@ _RESUMABLE_PREFIXES = ("train.num_steps", "log.", "eval.", "data.placement", "da
                        "train.rollback_lr_factor", "train.max_rollbacks", "train.divergence_loss")
 
 
-def _is_main_process() -> bool:
-  import jax
-  return jax.process_index() == 0
-
-
 def config_to_dict(config) -> dict:
   return json.loads(config.to_json_best_effort()) if hasattr(config, "to_json_best_effort") else dict(config)
 
@@ -65,7 +60,8 @@ def prepare(workdir: str, config) -> None:
       if old_flat.get(key) != new_flat.get(key):
         raise UserError(f"{workdir} holds a run with config.{key}={old_flat.get(key)!r}, not "
                         f"{new_flat.get(key)!r}: use the same config to resume, or a new --workdir")
-  if _is_main_process():  # hosts of a multi-host run share the workdir
+  from jgan.core.sharding import is_main_process  # here: importing this module needs no jax
+  if is_main_process():  # hosts of a multi-host run share the workdir
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
       json.dump(new, f, indent=2, sort_keys=True)
@@ -75,7 +71,8 @@ def prepare(workdir: str, config) -> None:
 def truncate_metrics(workdir: str, last_step: int) -> None:
   """Drops metric lines newer than `last_step` (logged after the checkpoint a resume starts from)."""
   path = os.path.join(workdir, METRICS_FILE)
-  if not os.path.isfile(path) or not _is_main_process():
+  from jgan.core.sharding import is_main_process
+  if not os.path.isfile(path) or not is_main_process():
     return
   with open(path) as f:
     lines = f.readlines()
