@@ -77,7 +77,8 @@ def base_config() -> ml_collections.ConfigDict:
       mapping_layers=4,                  # stylegan: depth of the mapping network (8 in the paper)
       style_mixing=0.9,                  # stylegan: mixing-regularisation probability
       truncation=1.0,                    # stylegan: psi at sampling; 1 = off
-      mbstd_group=4,                     # stylegan D: minibatch-stddev group size
+      mbstd_group=4,                     # minibatch-stddev group size (stylegan D; dcgan D with minibatch_std)
+      minibatch_std=False,               # dcgan D: append the minibatch-stddev map (ProGAN; stylegan's D always has it)
       stochastic_encoder=False,          # bigan: ALI's reparameterised encoder
       dilations=(2, 4),                  # gated_inpaint: dilation rates of the bottleneck gated convs (at H/4)
       scale=4,                           # srresnet: upscaling factor 2, 4 or 8 (data.resolution a multiple)

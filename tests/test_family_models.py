@@ -7,8 +7,9 @@ from scipy.signal import correlate
 from jgan.eval import probe
 from jgan.metrics.modes import mode_stats
 from jgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from jgan.models.layers import minibatch_stddev
 from jgan.models.resnet import ResNetDiscriminator, ResNetGenerator
-from jgan.models.stylegan import StyleGenerator, minibatch_stddev, modulated_conv
+from jgan.models.stylegan import StyleGenerator, modulated_conv
 from jgan.tasks.gan import apply_net, init_net
 
 RNG = np.random.default_rng(0)
@@ -48,6 +49,24 @@ def test_minibatch_stddev_matches_numpy_over_strided_groups():
     group = x[b % 2::2]            # examples b, b +- 2, ...: StyleGAN's strided groups of 4
     want = np.mean(np.sqrt(np.var(group, axis=0) + 1e-8))
     np.testing.assert_allclose(out[b, :, :, 2], want, rtol=1e-5)
+
+
+def test_dcgan_minibatch_std_lets_d_see_its_group_and_only_its_group():
+  x = jnp.asarray(RNG.uniform(-1, 1, size=(8, 16, 16, 1)), jnp.float32)
+  moved = x.at[0].multiply(-1.0)                                    # change example 0 only
+  for group, coupled in ((0, {0}), (4, {0, 2, 4, 6})):              # groups of 4 over 8: examples b % 2
+    d = DCGANDiscriminator(resolution=16, width=4, minibatch_std_group=group)
+    params, stats = init_net(d, jax.random.key(0), x)
+    if group:                                                       # one more input map: 8 + 1 channels at 4x4
+      kernel = params["Dense_0"]["kernel"]
+      assert kernel.shape == (9 * 4 * 4, 1)
+      # Weigh the stddev map (every 9th flat feature) as much as the rest: at DCGAN's N(0, 0.02) init
+      # its effect on the logit is ~1e-7, too close to rounding for the test to read.
+      params["Dense_0"]["kernel"] = kernel.at[8::9].set(1.0)
+    # train=False: BatchNorm uses its running statistics, so only the stddev map couples examples.
+    a, b = (apply_net(d, params, stats, v, train=False)[0] for v in (x, moved))
+    changed = {i for i in range(8) if abs(float(a[i] - b[i])) > 1e-5}
+    assert changed == coupled
 
 
 def test_stylegan_truncation_noise_and_mixing():

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jgan import config as config_lib
 from jgan import tasks
 from jgan.core.errors import UserError
 
@@ -144,6 +145,24 @@ def test_bad_info_configs_fail_with_one_line(info_config, edit, message):
   with pytest.raises(UserError, match=message) as caught:
     tasks.validate(info_config)
   assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (dict(model=dict(minibatch_std=True, mbstd_group=0)), "mbstd_group=0 must be positive"),
+    (dict(model=dict(minibatch_std=True), train=dict(batch_size=6)), "a multiple of config.model.mbstd_group=4"),
+])
+def test_bad_minibatch_std_configs_fail_with_one_line(info_config, edit, message):
+  for section, fields in edit.items():
+    for field, value in fields.items():
+      info_config[section][field] = value
+  with pytest.raises(UserError, match=message) as caught:
+    tasks.validate(info_config)
+    tasks.make_task(info_config, (16, 16, 1))
+  assert "\n" not in str(caught.value)
+  config = config_lib.base_config()                       # a model without the switch refuses it
+  config.model.name, config.model.minibatch_std = "mlp", True
+  with pytest.raises(UserError, match="minibatch_std=True has no effect .* model 'mlp'"):
+    tasks.validate(config)
 
 
 def test_info_weight_without_a_code_and_pack_with_a_code_fail(info_config):

@@ -21,6 +21,10 @@ nets' activations after it). This is the MNIST architecture of InfoGAN (Chen et 
 arXiv:1606.03657) that "Are GANs Created Equal?" (Lucic et al. 2018) uses for every GAN on
 MNIST, H = 1024: the dense layers let the nets carve z into the digits' separate modes,
 which the two convolutions alone at 28 px do poorly.
+
+With minibatch_std_group = G > 0, D appends one feature map to its last convolution's output:
+the standard deviation of the features over groups of G examples, averaged (ProGAN, Karras et al.
+2018, sec. 3, a simplified minibatch discrimination): a batch of too-similar fakes is visible to D.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from jgan.models.layers import (
   channels_at,
   dcgan_init,
   label_conditioned_latent,
+  minibatch_stddev,
   start_size,
 )
 
@@ -86,6 +91,7 @@ class DCGANDiscriminator(nn.Module):
   num_classes: int = 0
   acgan: bool = False
   dense_hidden: int = 0  # > 0: a hidden dense layer of this size before the logit (see the module doc)
+  minibatch_std_group: int = 0  # > 0: append the minibatch-stddev map over groups of this size (see the module doc)
   dtype: Any = None
 
   @nn.compact
@@ -99,6 +105,8 @@ class DCGANDiscriminator(nn.Module):
       if level > 0 and self.use_batch_norm:
         x = batch_norm(train, self.dtype)(x)
       x = nn.leaky_relu(x, 0.2)
+    if self.minibatch_std_group:
+      x = minibatch_stddev(x, self.minibatch_std_group)
     x = x.reshape(x.shape[0], -1)
     if self.dense_hidden:
       x = nn.Dense(self.dense_hidden, use_bias=not self.use_batch_norm, kernel_init=dcgan_init, dtype=self.dtype)(x)

@@ -88,8 +88,13 @@ def _conditional_conv(name: str, generator, discriminator, d_options: Callable,
   return build
 
 
-_dcgan = _conditional_conv("dcgan", DCGANGenerator, DCGANDiscriminator,
-                           lambda m: dict(use_batch_norm=m.d_batch_norm, dense_hidden=m.dense_hidden),
+def _dcgan_d_options(m) -> dict:
+  _check(isinstance(m.minibatch_std, bool), f"config.model.minibatch_std={m.minibatch_std!r} must be True or False")
+  return dict(use_batch_norm=m.d_batch_norm, dense_hidden=m.dense_hidden,
+              minibatch_std_group=m.mbstd_group if m.minibatch_std else 0)
+
+
+_dcgan = _conditional_conv("dcgan", DCGANGenerator, DCGANDiscriminator, _dcgan_d_options,
                            lambda m: dict(dense_hidden=m.dense_hidden))
 _resnet = _conditional_conv("resnet", ResNetGenerator, ResNetDiscriminator,
                             lambda m: dict(spectral_norm=m.spectral_norm))
@@ -159,7 +164,8 @@ CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {
-    "dcgan": ModelSpec(_dcgan, _CONV | CONDITIONING_FIELDS | {"model.d_batch_norm", "model.dense_hidden"},
+    "dcgan": ModelSpec(_dcgan, _CONV | CONDITIONING_FIELDS | {"model.d_batch_norm", "model.dense_hidden",
+                                                              "model.minibatch_std", "model.mbstd_group"},
                        conditional=True),
     "mlp": ModelSpec(_mlp, frozenset({"model.g_hidden", "model.d_hidden"})),
     "resnet": ModelSpec(_resnet, _CONV | CONDITIONING_FIELDS | {"model.spectral_norm"}, conditional=True),

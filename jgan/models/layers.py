@@ -189,3 +189,20 @@ def batch_norm(train: bool, dtype) -> nn.BatchNorm:
   return nn.BatchNorm(
       use_running_average=not train, momentum=0.9, epsilon=1e-5, dtype=dtype,
       scale_init=lambda key, shape, dtype=jnp.float32: 1.0 + 0.02 * jax.random.normal(key, shape, dtype))
+
+
+def minibatch_stddev(x: jax.Array, group_size: int = 4) -> jax.Array:
+  """Appends one feature map: the std over groups of examples, averaged over features (ProGAN sec. 3).
+
+  Example b belongs to group b % (B / G) (StyleGAN's strided grouping); G = min(group_size, B)
+  must divide B. (B, H, W, C) -> (B, H, W, C + 1).
+  """
+  b, h, w, c = x.shape
+  g = min(group_size, b)
+  if b % g:
+    raise ValueError(f"minibatch stddev: batch {b} is not a multiple of the group size {g}")
+  y = x.reshape(g, b // g, h, w, c)
+  std = jnp.sqrt(jnp.var(y, axis=0) + 1e-8)          # (B/G, H, W, C), biased variance over the group
+  stat = jnp.mean(std, axis=(1, 2, 3))                 # (B/G,)
+  stat = jnp.tile(stat, g)                             # example b -> group b % (B/G)
+  return jnp.concatenate([x, jnp.broadcast_to(stat[:, None, None, None], (b, h, w, 1)).astype(x.dtype)], axis=-1)

@@ -26,7 +26,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jgan.models.layers import channels_at, start_size
+from jgan.models.layers import channels_at, minibatch_stddev, start_size
 from jgan.models.resnet import avg_pool2, upsample_nearest
 
 _SQRT2 = math.sqrt(2.0)
@@ -178,23 +178,6 @@ class StyleGenerator(nn.Module):
       x = StyleLayer(c)(x, ws[:, 2 + 2 * i])
       rgb = upsample_nearest(rgb) + ModConv(self.channels, 1, demodulate=False)(x, ws[:, 2 + 2 * i])
     return jnp.tanh(rgb)
-
-
-def minibatch_stddev(x: jax.Array, group_size: int = 4) -> jax.Array:
-  """Appends one feature map: the std over groups of examples, averaged over features (ProGAN sec. 3).
-
-  Example b belongs to group b % (B / G) (StyleGAN's strided grouping); G = min(group_size, B)
-  must divide B. (B, H, W, C) -> (B, H, W, C + 1).
-  """
-  b, h, w, c = x.shape
-  g = min(group_size, b)
-  if b % g:
-    raise ValueError(f"minibatch stddev: batch {b} is not a multiple of the group size {g}")
-  y = x.reshape(g, b // g, h, w, c)
-  std = jnp.sqrt(jnp.var(y, axis=0) + 1e-8)          # (B/G, H, W, C), biased variance over the group
-  stat = jnp.mean(std, axis=(1, 2, 3))                 # (B/G,)
-  stat = jnp.tile(stat, g)                             # example b -> group b % (B/G)
-  return jnp.concatenate([x, jnp.broadcast_to(stat[:, None, None, None], (b, h, w, 1)).astype(x.dtype)], axis=-1)
 
 
 class StyleDiscriminator(nn.Module):

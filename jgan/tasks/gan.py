@@ -487,9 +487,12 @@ def validate_gan(config) -> None:
     raise UserError(f"config.train.g_topk_steps={t.g_topk_steps!r} must be an integer >= 0")
   if t.acgan_weight != 1.0 and not m.acgan:
     raise UserError("config.train.acgan_weight weighs an ACGAN head: set config.model.acgan=True, or leave it at 1.0")
-  if m.name == "stylegan" and t.batch_size % min(m.mbstd_group, t.batch_size):
-    raise UserError(f"config.train.batch_size={t.batch_size} must be a multiple of "
-                    f"config.model.mbstd_group={m.mbstd_group}")
+  if m.name == "stylegan" or m.get("minibatch_std"):
+    base.positive(m.mbstd_group, "config.model.mbstd_group", integer=True)
+    scored = t.batch_size // t.pack   # D scores one input per pack
+    if scored % min(m.mbstd_group, scored):
+      raise UserError(f"config.train.batch_size={t.batch_size} must make D batches (batch_size / train.pack) that "
+                      f"are a multiple of config.model.mbstd_group={m.mbstd_group}")
 
 
 def game_fields(config) -> dict:
