@@ -382,8 +382,8 @@ def test_a_run_with_an_infogan_code_is_not_told_to_pack(tmp_path):
   imbalance = monitor._fire(90, "class_imbalance", {"class_kl": 0.3, "rarest_class": 0.01, "rarest": 4,
                                                     "commonest": 1, "commonest_share": 0.3})["message"]
   assert "pack" not in collapsed and "pack" not in imbalance
-  assert "a lower config.train.info_weight (0.1)" in collapsed
-  assert "a higher config.train.info_weight (0.1)" in imbalance
+  assert "a lower config.train.info_weight (now 0.1)" in collapsed
+  assert "a higher config.train.info_weight (now 0.1)" in imbalance
 
 
 def test_advice_leaves_out_what_the_run_already_does(tmp_path):
@@ -391,7 +391,7 @@ def test_advice_leaves_out_what_the_run_already_does(tmp_path):
   collapsed = {"diversity": 0.2, "duplicates": 0.99}
   monitor, _ = _monitor(tmp_path, num_steps=100, ema_decay=0.999, r1_gamma=0.1, g_lr=1e-3)
   message = monitor._fire(90, "low_diversity", collapsed)["message"]
-  assert "Try config.train.pack=2 (PacGAN) or a lower config.train.g_lr (0.001)." in message
+  assert "Try config.train.pack=2 (PacGAN) or a lower config.train.g_lr (now 0.001)." in message
   assert "ema_decay" not in message and "r1_gamma" not in message
   (tmp_path / "plain").mkdir()
   plain, _ = _monitor(tmp_path / "plain", num_steps=100, augment="translation,cutout")

@@ -91,44 +91,44 @@ RAREST_LOW = 0.3             # times 1/K
 # Advice per kind: a sentence, or a tuple of options that reads "Try A, B or C." with the options
 # that the run already uses (an exact config.train.field=value it has) left out.
 ADVICE = {
-    "d_overpowering": ("a lower config.train.d_lr ({d_lr:g}) or a higher config.train.g_lr ({g_lr:g})",
+    "d_overpowering": ("a lower config.train.d_lr (now {d_lr:g}) or a higher config.train.g_lr (now {g_lr:g})",
                        "config.train.label_smoothing=0.1", "config.train.augment='translation,cutout'",
                        "config.train.r1_gamma=0.1"),
     "g_gradient_vanishing": "Try config.train.loss='non_saturating' (now {loss!r}) or 'hinge', or a lower "
-                            "config.train.d_lr ({d_lr:g}).",
-    "loss_spike": ("lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g})", "config.train.r1_gamma=0.1",
+                            "config.train.d_lr (now {d_lr:g}).",
+    "loss_spike": ("lower config.train.d_lr (now {d_lr:g}) and config.train.g_lr (now {g_lr:g})", "config.train.r1_gamma=0.1",
                    "config.train.label_smoothing=0.1",
                    "config.train.ema_decay=0.999, which keeps the samples steady through such events"),
-    "loss_oscillation": ("lower config.train.d_lr ({d_lr:g}) and config.train.g_lr ({g_lr:g})",
+    "loss_oscillation": ("lower config.train.d_lr (now {d_lr:g}) and config.train.g_lr (now {g_lr:g})",
                          "config.train.b1=0.0", "config.train.r1_gamma=0.1"),
     "low_diversity": ("config.train.pack=2 (PacGAN)", "config.train.r1_gamma=0.1",
-                      "a lower config.train.g_lr ({g_lr:g})", "config.train.ema_decay=0.999"),
+                      "a lower config.train.g_lr (now {g_lr:g})", "config.train.ema_decay=0.999"),
     "class_imbalance": ("config.train.pack=2 (PacGAN)", "config.train.ema_decay=0.999",
                         "a longer config.train.num_steps",
                         "an InfoGAN code (config.model.info_codes=10, which needs no labels)",
                         "a conditional G (config.model.num_classes=10)"),
     "mode_dropping": ("config.train.pack=2 (PacGAN)", "config.train.r1_gamma=0.1", "config.train.ema_decay=0.999",
                       "a linear config.train.lr_schedule"),
-    "non_finite": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}), or compute in float32 "
+    "non_finite": "Lower config.train.g_lr (now {g_lr:g}) and config.train.d_lr (now {d_lr:g}), or compute in float32 "
                   "(config.model.dtype) if this was bfloat16.",
-    "blow_up": "Lower config.train.g_lr ({g_lr:g}) and config.train.d_lr ({d_lr:g}).",
+    "blow_up": "Lower config.train.g_lr (now {g_lr:g}) and config.train.d_lr (now {d_lr:g}).",
 }
 KINDS = tuple(ADVICE)
 # A conditional G is sampled with the labels 0..K-1 in turn, so there an imbalance means it ignores them.
 CONDITIONAL_ADVICE = {
     "class_imbalance": "G is conditional and drew every class equally often, so it does not follow its labels: "
-                       "try a longer config.train.num_steps, a lower config.train.g_lr ({g_lr:g}) or "
+                       "try a longer config.train.num_steps, a lower config.train.g_lr (now {g_lr:g}) or "
                        "config.model.acgan=True.",
 }
 # A G that reads an InfoGAN code cannot be packed (PacGAN needs one score per group, Q one code per
 # example), and the code's weight is the lever: too heavy, and G draws one image per code.
 CODED_ADVICE = {
-    "low_diversity": ("a lower config.train.info_weight ({info_weight:g}) so that G does not draw one image "
-                      "per code", "config.train.r1_gamma=0.1", "a lower config.train.g_lr ({g_lr:g})",
+    "low_diversity": ("a lower config.train.info_weight (now {info_weight:g}) so that G does not draw one image "
+                      "per code", "config.train.r1_gamma=0.1", "a lower config.train.g_lr (now {g_lr:g})",
                       "config.train.ema_decay=0.999"),
-    "class_imbalance": ("a higher config.train.info_weight ({info_weight:g}), so that each code keeps to one class",
+    "class_imbalance": ("a higher config.train.info_weight (now {info_weight:g}), so that each code keeps to one class",
                         "config.train.ema_decay=0.999", "a longer config.train.num_steps"),
-    "mode_dropping": ("a higher config.train.info_weight ({info_weight:g})", "config.train.r1_gamma=0.1",
+    "mode_dropping": ("a higher config.train.info_weight (now {info_weight:g})", "config.train.r1_gamma=0.1",
                       "config.train.ema_decay=0.999", "a linear config.train.lr_schedule"),
 }
 _SETTING = re.compile(r"config\.train\.(\w+)=('[^']*'|[-+.\w]+)")
