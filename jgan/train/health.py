@@ -96,8 +96,8 @@ ADVICE = {
                        "config.train.r1_gamma=0.1"),
     "g_gradient_vanishing": "Try config.train.loss='non_saturating' (now {loss!r}) or 'hinge', or a lower "
                             "config.train.d_lr (now {d_lr:g}).",
-    "loss_spike": ("lower config.train.d_lr (now {d_lr:g}) and config.train.g_lr (now {g_lr:g})", "config.train.r1_gamma=0.1",
-                   "config.train.label_smoothing=0.1",
+    "loss_spike": ("lower config.train.d_lr (now {d_lr:g}) and config.train.g_lr (now {g_lr:g})",
+                   "config.train.r1_gamma=0.1", "config.train.label_smoothing=0.1",
                    "config.train.ema_decay=0.999, which keeps the samples steady through such events"),
     "loss_oscillation": ("lower config.train.d_lr (now {d_lr:g}) and config.train.g_lr (now {g_lr:g})",
                          "config.train.b1=0.0", "config.train.r1_gamma=0.1"),
