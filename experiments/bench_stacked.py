@@ -26,6 +26,7 @@ def main(argv):
   from experiments.configs import stacked_mnist as configs
   from jgan import eval as jeval
   from jgan.data import stacked
+  from jgan.metrics.stacked_mnist import NUM_SAMPLES
   bench.check_recipes(_RECIPES.value)
   rows = []
   for recipe in _RECIPES.value:
@@ -38,7 +39,7 @@ def main(argv):
         config.train.num_steps = _STEPS.value
       runs.append(bench.score_run(config, os.path.join(_WORKDIR.value, recipe, f"seed{seed}")))
     rows.append(bench.summary_row(recipe, runs))
-  real = jeval.evaluate(stacked.heldout_stacks(26_000), metrics=("stacked_mnist",))["scores"]
+  real = jeval.evaluate(stacked.heldout_stacks(NUM_SAMPLES), metrics=("stacked_mnist",))["scores"]
   print("\n" + bench.format_table(rows, real, _SEEDS.value))
 
 
