@@ -89,7 +89,8 @@ class _OrbaxConsoleFilter(logging.Filter):
 
   Always: records with a traceback through orbax (a background thread's failure,
   re-raised on the caller's thread; asyncio's "Future exception was never
-  retrieved" for a write that failed with it). While restore attempts are under
+  retrieved" for a write that failed with it), and asyncio's records of an
+  unawaited tensorstore error. While restore attempts are under
   way: every orbax warning or error (the restore's exception says the same).
   """
 
@@ -107,7 +108,16 @@ class _OrbaxConsoleFilter(logging.Filter):
       frames = traceback.extract_tb(record.exc_info[2])
       if from_orbax or any(_ORBAX_PATH in frame.filename.replace(os.sep, "/") for frame in frames):
         return False
+    if record.name.startswith("asyncio") and _names_tensorstore(record):
+      # A tensorstore read/write future whose error nobody awaited, garbage-collected at any later time
+      # (even after the restore that raised the same error returned): its traceback holds no orbax frame.
+      return False
     return True
+
+
+def _names_tensorstore(record: logging.LogRecord) -> bool:
+  error = record.exc_info[1] if record.exc_info else None
+  return "tensorstore" in str(record.msg) or "tensorstore" in str(error)
 
 
 _ORBAX_PATH = "/orbax/checkpoint/"
