@@ -72,6 +72,8 @@ def base_config() -> ml_collections.ConfigDict:
                                          # of this many values and D's Q head predicts it (dcgan, resnet; no labels)
       info_groups=1,                     # > 1 (dcgan): that many independent info_codes-way codes, one G input
                                          # and one Q head each (Stacked MNIST: 3 channels x 10 digits)
+      info_continuous=0,                 # > 0 (with info_codes): InfoGAN's continuous codes, the first entries of z,
+                                         # which Q also predicts back (a unit-variance Gaussian Q; the paper uses 2)
       acgan=False,                       # conditional D as an ACGAN auxiliary classifier instead of projection
       w_dim=128,                         # stylegan: size of w
       mapping_layers=4,                  # stylegan: depth of the mapping network (8 in the paper)

@@ -174,7 +174,7 @@ def test_g_update_equals_backprop_through_a_forward_of_g(reuse_fake, g_topk):
   def g_loss(g_params):
     fake, _ = apply_net(task.generator, g_params, g_from.batch_stats["g"], z, train=True)
     if g_topk == 1.0:
-      return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, key, state.step)[0]
+      return task._g_loss(after_d.params["d"], after_d.batch_stats["d"], fake, y, z, key, state.step)[0]
     logits, _ = apply_net(task.discriminator, after_d.params["d"], after_d.batch_stats["d"], fake, train=True)
     kept = jnp.sort(logits)[8:]   # the top half by D's logit
     return jnp.mean(jax.nn.softplus(-kept))

@@ -69,18 +69,62 @@ def test_info_term_is_the_cross_entropy_of_q_on_the_fake_codes_only(info_config)
   np.testing.assert_allclose(float(with_term) - float(without), want, rtol=1e-4, atol=1e-5)
 
 
-def test_q_learns_to_read_the_code(info_config):
-  """Seeded, 80 steps: the mutual-information term makes G's code readable well above chance (1/4)."""
+def test_continuous_codes_are_the_first_entries_of_z_and_q_regresses_them(info_config):
+  """info_continuous=2: Q's head is K + 2 wide; D's code term is lambda * (CE of the first K columns on the
+  categorical code + 0.5 * mean over the batch of sum_j (c_j - Q_j)^2 with c = z[:, :2]), by hand; G's
+  update through the kept pullback equals backprop of the same term (with D's verdict) through G."""
+  from jgan.core import rng
+  from jgan.tasks.state import apply_net, split_logits
+  info_config.train.info_weight = 2.5
+  info_config.model.info_continuous = 2
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  assert gan.info_continuous == 2
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  assert state.params["d"]["ClassConditionalHead_0"]["Dense_0"]["kernel"].shape[-1] == 4 + 2
+  plain = gan.__class__(**{**gan.__dict__, "acgan_weight": 0.0})
+  batch, key = _batch(np.arange(16) % 4), jax.random.key(2)
+  _, metrics, kept = gan._d_update(state, batch["x"], batch["label"], key, keep_for_g=True)
+  without = plain._d_update(state, batch["x"], batch["label"], key)[1]["d_loss"]
+  z = gan.latents(rng.named(key, "d_latent"), 16)
+  codes = gan.fake_labels(rng.named(key, "d_labels"), 16)
+  np.testing.assert_array_equal(np.asarray(kept[2]), np.asarray(z))
+  fake, _ = gan.apply_g(state.params["g"], state.batch_stats["g"], z, codes, True, None)
+  _, d_stats = gan.apply_d(state.params["d"], state.batch_stats["d"], batch["x"], batch["label"], True)
+  out, _ = gan.apply_d(state.params["d"], d_stats, fake, codes, True)
+  head = np.asarray(split_logits(out)[1], np.float64)
+  log_q = head[:, :4] - np.log(np.exp(head[:, :4]).sum(-1, keepdims=True))
+  c = np.asarray(z, np.float64)[:, :2]
+  want = 2.5 * (-np.mean(log_q[np.arange(16), np.asarray(codes)]) + 0.5 * np.mean(((c - head[:, 4:]) ** 2).sum(-1)))
+  np.testing.assert_allclose(float(metrics["d_loss"]) - float(without), want, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(float(metrics["q_continuous_mse"]), np.mean((c - head[:, 4:]) ** 2), rtol=1e-4)
+  # A code of z moved changes only the continuous term's target: G's loss grows by 2.5 * 0.5 * (shift^2 + ...).
+  d_params, d_stats = state.params["d"], state.batch_stats["d"]
+  moved = z.at[:, 0].add(1.0)
+  base_loss = gan._g_loss(d_params, d_stats, fake, codes, z, key, state.step)[0]
+  moved_loss = gan._g_loss(d_params, d_stats, fake, codes, moved, key, state.step)[0]
+  g_head = np.asarray(split_logits(apply_net(gan.discriminator, d_params, d_stats, fake, codes, train=True)[0])[1],
+                      np.float64)
+  delta = 2.5 * 0.5 * np.mean((c[:, 0] + 1 - g_head[:, 4]) ** 2 - (c[:, 0] - g_head[:, 4]) ** 2)
+  np.testing.assert_allclose(float(moved_loss) - float(base_loss), delta, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("continuous", [0, 2])
+def test_q_learns_to_read_the_code(info_config, continuous):
+  """Seeded, 80 steps: the mutual-information term makes G's code readable well above chance (1/4), and
+  continuous codes too (mean squared error well below 1, that of predicting 0 for N(0, 1) codes)."""
   c = info_config
   c.train.g_lr = c.train.d_lr = 1e-3
+  c.model.info_continuous = continuous
   gan = tasks.make_task(c, (16, 16, 1))
   state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
   step = jax.jit(gan.train_step, donate_argnums=0)
-  accuracy = []
+  accuracy, mse = [], []
   for i in range(80):
     state, metrics = step(state, _batch(np.zeros(16)), jax.random.fold_in(jax.random.key(3), i))
     accuracy.append(float(metrics["q_code_acc"]))
+    mse.append(float(metrics.get("q_continuous_mse", 0.0)))
   assert np.mean(accuracy[-20:]) > 0.8, accuracy[-20:]
+  assert np.mean(mse[-20:]) < 0.5, mse[-20:]
 
 
 def test_code_digits_are_the_base_k_digits_least_significant_first():
@@ -138,6 +182,9 @@ def test_grouped_codes_give_g_one_embedding_per_digit_and_q_one_head_per_group(i
     (dict(info_groups=0), "info_groups=0 must be an integer >= 1"),
     (dict(info_groups=3, info_codes=0), "info_groups counts InfoGAN codes"),
     (dict(info_groups=3, name="resnet"), "needs model 'dcgan'"),
+    (dict(info_continuous=2, info_codes=0), "set config.model.info_codes too"),
+    (dict(info_continuous=-1), "info_continuous=-1 must be an integer >= 0"),
+    (dict(info_continuous=200), "use at most config.model.latent_dim"),
 ])
 def test_bad_info_configs_fail_with_one_line(info_config, edit, message):
   for field, value in edit.items():

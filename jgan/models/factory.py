@@ -68,7 +68,7 @@ def _class_fields(m) -> tuple[dict, dict]:
     # G groups of K logits (one head, G * K wide, split by the loss).
     grouped = dict(code_groups=m.info_groups) if m.info_groups > 1 else {}
     return (dict(num_classes=m.info_codes, label_embed_dim=0, **grouped),
-            dict(num_classes=m.info_codes * m.info_groups, acgan=True))
+            dict(num_classes=m.info_codes * m.info_groups + m.info_continuous, acgan=True))
   return (dict(num_classes=m.num_classes, label_embed_dim=m.label_embed_dim),
           dict(num_classes=m.num_classes, acgan=m.acgan))
 
@@ -160,7 +160,7 @@ def _cyclegan(m, element_shape, dtype):
 
 
 CONDITIONING_FIELDS = frozenset({"model.num_classes", "model.label_embed_dim", "model.acgan", "model.info_codes",
-                                 "model.info_groups"})
+                                 "model.info_groups", "model.info_continuous"})
 _CONV = frozenset({"model.g_width", "model.d_width", "model.max_mult"})
 
 MODELS: dict[str, ModelSpec] = {

@@ -95,6 +95,12 @@ def _class_xent(class_logits, labels, groups: int = 1):
   return jnp.mean(jnp.sum(xent.reshape(xent.shape[0], -1), -1))
 
 
+def _continuous_nll(predicted, codes):
+  """InfoGAN's term for continuous codes: -log Q(c | x) of a unit-variance Gaussian Q centred on
+  `predicted`, up to its constant, 0.5 * sum_j (c_j - mu_j)^2, averaged over the batch. predicted, codes (B, n)."""
+  return 0.5 * jnp.mean(jnp.sum(jnp.square(codes - predicted), -1))
+
+
 def _code_accuracy(class_logits, labels, groups: int = 1):
   """Share of codes (of every group) that the class head reads back right."""
   logits, targets = _per_code(class_logits, labels, groups)
@@ -136,6 +142,9 @@ class GAN:
   # minimised by G and Q with weight acgan_weight (the paper's lambda). The data's labels are unused.
   info_code: bool = False
   code_groups: int = 1           # > 1: the code is that many independent codes, the digits of the label
+  # InfoGAN's continuous codes: the first `info_continuous` entries of z, which Q (the last
+  # `info_continuous` columns of D's class head) predicts back, weighted like the categorical code.
+  info_continuous: int = 0
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
   reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
@@ -238,6 +247,17 @@ class GAN:
         lambda path, f0, f1, old: f0 / (1.0 - (f1 - f0)) if _is_bn_leaf(path) else old, zeros, ones, stats)
     return state.replace(batch_stats={**state.batch_stats, "g": recalibrated})
 
+  def _q_loss(self, class_out, fake_y, z):
+    """The class (ACGAN) or code (InfoGAN) loss of D's head on fakes made from z (B, latent_dim) and fake_y."""
+    loss = _class_xent(self._class_logits(class_out), fake_y, self.code_groups)
+    if self.info_continuous:
+      loss = loss + _continuous_nll(class_out[:, -self.info_continuous:], z[:, :self.info_continuous])
+    return loss
+
+  def _class_logits(self, class_out):
+    """D's class head without the continuous codes' columns."""
+    return class_out[:, :-self.info_continuous] if self.info_continuous else class_out
+
   def _augment(self, x, key):
     return x if self.augment is None else self.augment(x, key)
 
@@ -269,7 +289,7 @@ class GAN:
       (real_logits, real_cls), (fake_logits, fake_cls) = split_logits(real_out), split_logits(fake_out)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
       if self.acgan_weight > 0:
-        class_loss = _class_xent(fake_cls, fake_y, self.code_groups)
+        class_loss = self._q_loss(fake_cls, fake_y, z)
         if not self.info_code:
           class_loss = class_loss + _class_xent(real_cls, labels)
         loss = loss + self.acgan_weight * class_loss
@@ -289,11 +309,14 @@ class GAN:
         "d_grad_norm": optax.tree.norm(grads),
     }
     if self.info_code:
-      metrics["q_code_acc"] = _code_accuracy(fake_cls, fake_y, self.code_groups)  # how well Q reads G's code
+      metrics["q_code_acc"] = _code_accuracy(self._class_logits(fake_cls), fake_y, self.code_groups)  # Q reads G's code
+      if self.info_continuous:   # how well Q reads the continuous codes: 0 is perfect, 1 a guess of 0
+        metrics["q_continuous_mse"] = jnp.mean(jnp.square(
+            fake_cls[:, -self.info_continuous:] - z[:, :self.info_continuous]))
     elif real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
     if keep_for_g:
-      return state, metrics, (generated, fake_y, g_pullback)
+      return state, metrics, (generated, fake_y, z, g_pullback)
     return state, metrics
 
   def _update_ema(self, state: GANState) -> GANState:
@@ -309,8 +332,9 @@ class GAN:
     decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
     return state.replace(ema_params={"g": ema_update(state.ema_params["g"], state.params["g"], decay)})
 
-  def _g_loss(self, d_params, d_stats, fake, fake_y, key, step):
-    """G's loss on its samples `fake` (before DiffAugment and packing) against D; (loss, fake logits)."""
+  def _g_loss(self, d_params, d_stats, fake, fake_y, z, key, step):
+    """G's loss on its samples `fake` = G(z, fake_y) (before DiffAugment and packing) against D;
+    (loss, fake logits)."""
     fake = pack_inputs(self._augment(fake, rng.named(key, "augment_g")), self.pack)
     # D's running statistics are D's own business: this pass does not update them.
     fake_logits, fake_cls = split_logits(self.apply_d(d_params, d_stats, fake, fake_y, True)[0])
@@ -320,7 +344,7 @@ class GAN:
     else:
       loss = self.g_loss(fake_logits)
     if self.acgan_weight > 0:
-      loss = loss + self.acgan_weight * _class_xent(fake_cls, fake_y, self.code_groups)
+      loss = loss + self.acgan_weight * self._q_loss(fake_cls, fake_y, z)
     return loss, fake_logits
 
   def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
@@ -338,7 +362,7 @@ class GAN:
 
     def loss_fn(g_params):
       fake, g_stats = self.apply_g(g_params, state.batch_stats["g"], z, fake_y, True, rng.named(key, "g_noise"))
-      loss, fake_logits = self._g_loss(state.params["d"], state.batch_stats["d"], fake, fake_y, key, state.step)
+      loss, fake_logits = self._g_loss(state.params["d"], state.batch_stats["d"], fake, fake_y, z, key, state.step)
       return loss, (g_stats, fake_logits)
 
     (loss, (g_stats, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["g"])
@@ -346,9 +370,9 @@ class GAN:
 
   def _g_update_reusing(self, state: GANState, kept, key: jax.Array):
     """G's update on the batch D just saw: dL/dfake against the updated D, pulled back through G's forward."""
-    fake, fake_y, g_pullback = kept
+    fake, fake_y, z, g_pullback = kept
     (loss, fake_logits), grad_fake = jax.value_and_grad(
-        lambda x: self._g_loss(state.params["d"], state.batch_stats["d"], x, fake_y, key, state.step),
+        lambda x: self._g_loss(state.params["d"], state.batch_stats["d"], x, fake_y, z, key, state.step),
         has_aux=True)(fake)
     grads, = g_pullback(grad_fake)
     return self._finish_g_update(state, loss, grads, fake_logits, state.batch_stats["g"])
@@ -476,6 +500,14 @@ def validate_gan(config) -> None:
   if m.info_codes and pack > 1:
     raise UserError("config.train.pack (PacGAN) scores groups, but InfoGAN's Q reads one code per example: "
                     "set config.train.pack=1 or config.model.info_codes=0")
+  if isinstance(m.info_continuous, bool) or not isinstance(m.info_continuous, int) or m.info_continuous < 0:
+    raise UserError(f"config.model.info_continuous={m.info_continuous!r} must be an integer >= 0 (0 = off)")
+  if m.info_continuous and not m.info_codes:
+    raise UserError("config.model.info_continuous adds InfoGAN's continuous codes to its categorical code: "
+                    "set config.model.info_codes too (10 for digits), or info_continuous=0")
+  if m.info_continuous > m.latent_dim:
+    raise UserError(f"config.model.info_continuous={m.info_continuous} codes are entries of z: "
+                    f"use at most config.model.latent_dim={m.latent_dim}")
   if not t.info_weight >= 0:
     raise UserError(f"config.train.info_weight={t.info_weight!r} must be >= 0")
   if t.info_weight != 1.0 and not m.info_codes:
@@ -518,6 +550,7 @@ def make_gan(config, element_shape) -> GAN:
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
              num_classes=m.num_classes or m.info_codes ** m.info_groups, acgan_weight=class_weight,
              info_code=bool(m.info_codes), code_groups=m.info_groups if m.info_codes else 1,
+             info_continuous=m.info_continuous if m.info_codes else 0,
              noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
              g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
 
