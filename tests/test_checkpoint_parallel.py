@@ -7,7 +7,7 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, module_env
 
 from jgan.core.errors import UserError
 from jgan.train.checkpoint import Checkpointer
@@ -49,7 +49,8 @@ def test_truncated_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, ca
 
 
 def test_data_parallel_steps_and_checkpoints_across_device_counts(tfds_dir, tmp_path):
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PYTHONPATH": str(REPO)}
+  # The session's compilation cache (module_env): the script's runs on one device compile the same programs.
+  env = module_env({"XLA_FLAGS": "--xla_force_host_platform_device_count=4", "PYTHONPATH": str(REPO)})
   proc = subprocess.run([sys.executable, str(REPO / "tests/scripts/multidevice.py"), tfds_dir, str(tmp_path)],
                         cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
   assert proc.returncode == 0, proc.stderr[-3000:]
