@@ -251,12 +251,16 @@ class GAN:
     """The class (ACGAN) or code (InfoGAN) loss of D's head on fakes made from z (B, latent_dim) and fake_y."""
     loss = _class_xent(self._class_logits(class_out), fake_y, self.code_groups)
     if self.info_continuous:
-      loss = loss + _continuous_nll(class_out[:, -self.info_continuous:], z[:, :self.info_continuous])
+      loss = loss + _continuous_nll(*self._continuous_codes(class_out, z))
     return loss
 
   def _class_logits(self, class_out):
     """D's class head without the continuous codes' columns."""
     return class_out[:, :-self.info_continuous] if self.info_continuous else class_out
+
+  def _continuous_codes(self, class_out, z):
+    """(Q's predicted continuous codes, the codes: z's first entries), both (B, info_continuous)."""
+    return class_out[:, -self.info_continuous:], z[:, :self.info_continuous]
 
   def _augment(self, x, key):
     return x if self.augment is None else self.augment(x, key)
@@ -311,8 +315,8 @@ class GAN:
     if self.info_code:
       metrics["q_code_acc"] = _code_accuracy(self._class_logits(fake_cls), fake_y, self.code_groups)  # Q reads G's code
       if self.info_continuous:   # how well Q reads the continuous codes: 0 is perfect, 1 a guess of 0
-        metrics["q_continuous_mse"] = jnp.mean(jnp.square(
-            fake_cls[:, -self.info_continuous:] - z[:, :self.info_continuous]))
+        predicted, codes = self._continuous_codes(fake_cls, z)
+        metrics["q_continuous_mse"] = jnp.mean(jnp.square(predicted - codes))
     elif real_cls is not None:
       metrics["d_class_acc"] = jnp.mean(jnp.argmax(real_cls, -1) == labels)
     if keep_for_g:
@@ -550,7 +554,7 @@ def make_gan(config, element_shape) -> GAN:
   return GAN(generator=generator, discriminator=discriminator, **game_fields(config),
              num_classes=m.num_classes or m.info_codes ** m.info_groups, acgan_weight=class_weight,
              info_code=bool(m.info_codes), code_groups=m.info_groups if m.info_codes else 1,
-             info_continuous=m.info_continuous if m.info_codes else 0,
+             info_continuous=m.info_continuous,   # validate_gan: only with info_codes
              noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
              g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
 
