@@ -11,7 +11,7 @@ from PIL import Image
 from jgan.core.errors import UserError
 from jgan.core.sharding import make_mesh
 from jgan.data import embedded, toy
-from jgan.data.pipeline import DeviceFeeder, HostFeeder, scale_images
+from jgan.data.pipeline import DeviceFeeder, HostFeeder, epoch_order, scale_images
 from jgan.data.sources import fit_image, open_source
 
 
@@ -217,9 +217,9 @@ def test_toy_sets_match_their_definition(name, count):
   np.testing.assert_array_equal(toy.sample_toy(name, 20_000, seed=3)[0], points)
 
 
-def _epoch_indices(feeder, arrays, root, steps):
+def _epoch_indices(feeder, root, steps):
   make = jax.jit(feeder.make_batch)
-  return [np.asarray(make(arrays, step, root)["label"]) for step in steps]
+  return [np.asarray(make(feeder.next_feed(step), step, root)["label"]) for step in steps]
 
 
 def test_device_feeder_is_deterministic_and_visits_every_example_once_per_epoch():
@@ -229,12 +229,37 @@ def test_device_feeder_is_deterministic_and_visits_every_example_once_per_epoch(
   source.read = lambda idx: {"x": np.zeros((len(idx), 2), np.float32), "label": np.asarray(idx, np.int32)}
   feeder = DeviceFeeder(source, batch_size, make_mesh(1), seed=0)
   root = jax.random.key(0)
-  epoch0 = _epoch_indices(feeder, feeder.next_feed(0), root, range(5))
+  epoch0 = _epoch_indices(feeder, root, range(5))
   np.testing.assert_array_equal(np.sort(np.concatenate(epoch0)), np.arange(n))
-  again = _epoch_indices(DeviceFeeder(source, batch_size, make_mesh(1), seed=0), feeder.arrays, root, range(5))
+  again = _epoch_indices(DeviceFeeder(source, batch_size, make_mesh(1), seed=0), root, range(5))
   np.testing.assert_array_equal(np.concatenate(epoch0), np.concatenate(again))
-  epoch1 = _epoch_indices(feeder, feeder.arrays, root, range(5, 10))
+  epoch1 = _epoch_indices(feeder, root, range(5, 10))
   assert not np.array_equal(np.concatenate(epoch0), np.concatenate(epoch1))  # reshuffled
+
+
+def test_device_feeder_shuffles_once_per_epoch_outside_the_step_with_the_same_indices():
+  n, batch_size = 40, 8  # 5 steps an epoch
+  source = open_source(data_config("ring8"))
+  source.length = n
+  source.read = lambda idx: {"x": np.zeros((len(idx), 2), np.float32), "label": np.asarray(idx, np.int32)}
+  feeder = DeviceFeeder(source, batch_size, make_mesh(1), seed=4)
+  root = jax.random.key(4)
+  make = jax.jit(feeder.make_batch)
+  # The indices are those of the permutation the step used to compute itself, epoch by epoch.
+  for step in (0, 4, 5, 13):
+    epoch, position = divmod(step, 5)
+    expected = np.asarray(epoch_order(root, epoch, n))[position * batch_size:(position + 1) * batch_size]
+    np.testing.assert_array_equal(np.asarray(make(feeder.next_feed(step), step, root)["label"]), expected)
+  # A feed for k steps (steps_per_call) serves each of them, across epoch boundaries too.
+  for start, count in ((3, 4), (2, 12)):
+    feed = feeder.next_feed(start, count)
+    assert feed["orders"].shape[0] == feeder.epochs_spanned(count)
+    for step in range(start, start + count):
+      np.testing.assert_array_equal(np.asarray(make(feed, step, root)["label"]),
+                                    np.asarray(make(feeder.next_feed(step), step, root)["label"]))
+  # No sort inside the step: the shuffle is not recomputed there.
+  hlo = make.lower(feeder.next_feed(0), 0, root).compile().as_text()
+  assert "sort" not in hlo
 
 
 def test_host_feeder_is_deterministic_and_resumes_at_any_step(tfds_dir):
