@@ -54,6 +54,22 @@ def test_outputs_do_not_depend_on_batch_size_or_device_count(tmp_path):
     assert diff["scores"] < 1e-6, (name, diff)
 
 
+def test_batches_in_flight_at_once_change_nothing_and_keep_the_order():
+  digits = load_embedded_arrays()[0][:50, ..., None]
+  lenet_extractor = features.get("lenet-mnist")
+  one = lenet_extractor(digits, batch_size=7, streams=1)  # 8 batches, the last one padded
+  for streams in (2, 3):
+    many = lenet_extractor(digits, batch_size=7, streams=streams)
+    for key in ("features", "logits"):
+      np.testing.assert_array_equal(many[key], one[key])
+  # Order: each image's own features, whichever batch and thread computed them.
+  alone = lenet_extractor(digits[41:42], batch_size=7, streams=1)
+  np.testing.assert_array_equal(one["features"][41], alone["features"][0])
+  with pytest.raises(UserError, match="streams=0") as error:
+    lenet_extractor(digits, streams=0)
+  assert "\n" not in str(error.value)
+
+
 @pytest.mark.parametrize("images,message", [
     (np.zeros((4, 28, 28, 1), np.float32), "uint8"),
     (np.zeros((4, 28, 28), np.uint8), "shape"),

@@ -23,17 +23,20 @@ from jgan import features
 
 
 def jgan_features_per_second(name: str, images: np.ndarray, batch_size: int | None = None,
-                             weights: str | None = None) -> dict:
-  """Times `jgan.features.get(name)` on uint8 (N, H, W, C) `images`."""
+                             weights: str | None = None, streams: int | None = None) -> dict:
+  """Times `jgan.features.get(name)` on uint8 (N, H, W, C) `images`; `streams` batches in flight
+  (None: the extractor's default, `jgan.features.default_streams()`)."""
   import jax
   extractor = features.get(name, weights if name == "inception" else None)
   batch = batch_size or extractor.default_batch_size * jax.device_count()
+  streams = features.default_streams() if streams is None else streams
   extractor(images[:batch], batch_size=batch)  # compile
   start = time.perf_counter()
-  extractor(images, batch_size=batch)
+  extractor(images, batch_size=batch, streams=streams)
   seconds = time.perf_counter() - start
-  return {"extractor": f"jgan/{name}", "images": int(images.shape[0]), "input": list(images.shape[1:]),
-          "batch": batch, "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+  return {"extractor": f"jgan/{name} ({streams} stream{'s' if streams > 1 else ''})",
+          "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch, "streams": streams,
+          "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
 
 
 def peer_inception_features_per_second(images: np.ndarray, batch_size: int) -> dict | None:

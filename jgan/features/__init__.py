@@ -14,9 +14,17 @@ Extraction is jitted and batched, with each batch sharded over the devices of
 a 1D mesh (jit + NamedSharding). Every image is processed independently (no
 batch statistics), so results do not depend on the batch size or the number
 of devices beyond float rounding of the backend's kernels.
+
+On a CPU, two batches run at once (`streams`, from two host threads): XLA:CPU
+spreads one convolution over the cores only part of the time (about 1.5 of 2
+cores for Inception), and a second batch in flight fills the gaps. Measured on
+a 2-core CPU, Inception at batch 8: 5.5-5.9 images/s with one stream, 7.6-8.1
+with two. Results are bit-identical to one stream: the same compiled program
+runs on the same images. On accelerators one stream already fills the device.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
 import os
@@ -73,30 +81,49 @@ class Extractor:
     return self._compiled[key]
 
   def __call__(self, images, batch_size: int | None = None, num_devices: int = 0,
-               with_logits: bool = True) -> dict[str, np.ndarray]:
+               with_logits: bool = True, streams: int | None = None) -> dict[str, np.ndarray]:
     """uint8 (N, H, W, C) -> {"features": float32 (N, D)[, "logits": float32 (N, K)]}.
 
     Batches of `batch_size` (rounded up to a multiple of the device count) are
     split over the devices; the last batch is padded with copies of its last
-    image, whose outputs are dropped.
+    image, whose outputs are dropped. `streams` batches run at once (None:
+    `default_streams()`); the outputs do not depend on it.
     """
     images = self.check_images(images)
+    streams = default_streams() if streams is None else streams
+    if streams < 1:
+      raise UserError(f"streams={streams}: need at least one batch in flight")
     mesh = sharding.make_mesh(num_devices)
     batch = batch_size or self.default_batch_size * mesh.size
     batch = -(-batch // mesh.size) * mesh.size
     fn = self._fn(mesh)
     params = jax.device_put(self.params, sharding.replicated(mesh))
     in_sharding = sharding.batch_sharded(mesh)
-    outputs = []
-    for start in range(0, images.shape[0], batch):
+    keys = ["features"] + (["logits"] if with_logits and self.num_classes else [])
+
+    def dispatch(start: int):
       chunk = images[start:start + batch]
       real = chunk.shape[0]
       if real < batch:
         chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - real, axis=0)])
-      out = fn(params, jax.device_put(chunk, in_sharding))  # dispatched async: the next batch loads meanwhile
-      outputs.append((out, real))
-    keys = ["features"] + (["logits"] if with_logits and self.num_classes else [])
-    return {k: np.concatenate([np.asarray(o[k])[:real] for o, real in outputs]) for k in keys}
+      return fn(params, jax.device_put(chunk, in_sharding)), real
+
+    def fetch(out, real: int) -> dict[str, np.ndarray]:
+      return {k: np.asarray(out[k])[:real] for k in keys}
+
+    starts = range(0, images.shape[0], batch)
+    if streams == 1 or len(starts) == 1:
+      in_flight = [dispatch(start) for start in starts]  # async: the next batch is copied in meanwhile
+      outputs = [fetch(*item) for item in in_flight]
+    else:
+      with concurrent.futures.ThreadPoolExecutor(streams, thread_name_prefix="jgan-features") as pool:
+        outputs = list(pool.map(lambda start: fetch(*dispatch(start)), starts))  # in order
+    return {k: np.concatenate([o[k] for o in outputs]) for k in keys}
+
+
+def default_streams() -> int:
+  """Batches in flight at once: 2 on a multi-core CPU (see the module docstring), else 1."""
+  return 2 if jax.default_backend() == "cpu" and (os.cpu_count() or 1) > 1 else 1
 
 
 def _inception(weights: str | None) -> Extractor:
