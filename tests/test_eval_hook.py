@@ -50,3 +50,31 @@ def test_a_best_metric_that_is_not_scored_is_refused(smoke_config, tmp_path, mon
                             extractor="lenet-mnist", best_metric="precision")
   with pytest.raises(UserError, match="best_metric='precision'"):
     train(config, str(tmp_path / "run"))
+
+
+def test_stacked_mnist_is_scored_during_training_without_a_feature_extractor(tmp_path, monkeypatch):
+  from experiments.configs import stacked_mnist
+  from jgan import features
+  monkeypatch.setenv("JGAN_CACHE", str(tmp_path / "cache"))
+  config = stacked_mnist.get_config("smoke")
+  config.log.tensorboard = False
+  config.log.report = False
+  config.train.num_steps = 4
+  config.eval = eval_config(every_steps=2, metrics="stacked_mnist", num_samples=64, best_metric="kl")
+  real_get = features.get
+
+  def only_lenet(name, weights=None):  # Inception over RGB stacks would be minutes of work for nothing
+    assert name in ("lenet-mnist", "lenet"), name
+    return real_get(name, weights)
+  monkeypatch.setattr(features, "get", only_lenet)
+  workdir = str(tmp_path / "run")
+  train(config, workdir)
+  with open(os.path.join(workdir, "metrics.jsonl")) as f:
+    evals = [r for r in map(json.loads, f) if "eval/kl" in r]
+  assert [r["step"] for r in evals] == [2, 4]
+  for r in evals:
+    assert 1 <= r["eval/modes"] <= 64
+    # The exact split of the KL (jgan.metrics.stacked_mnist.channel_metrics) holds in what the hook wrote.
+    assert r["eval/kl"] == pytest.approx(r["eval/channel_kl"] + r["eval/dependence_kl"], abs=1e-9)
+    assert 0 <= r["eval/share_min"] <= 0.1 <= r["eval/share_max"] <= 1
+  assert len([d for d in os.listdir(os.path.join(workdir, "best")) if d.isdigit()]) == 1

@@ -89,6 +89,14 @@ def _class_ids(logits: np.ndarray) -> np.ndarray:
   return np.argmax(logits, axis=1)
 
 
+def stacked_mnist_scores(images: np.ndarray, batch_size: int | None = None) -> dict:
+  """Stacked-MNIST mode scores of uint8 (N, 28 or 32, ., 3) images, each channel read by lenet-mnist (no
+  reference set: the 1000 modes are uniform by construction)."""
+  lenet = features_lib.get("lenet-mnist")
+  return stacked_mnist.stacked_mnist_metrics(
+      images, lambda x: _class_ids(lenet(x, batch_size=batch_size, with_logits=True)["logits"]))
+
+
 def score_features(metrics: Sequence[str], gen: dict, ref: dict | None, seed: int = 0,
                    num_classes: int = 0, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
   """Scores from extracted outputs: `gen`/`ref` hold "features" (N, D), optionally "logits", "mu", "sigma"."""
@@ -165,10 +173,8 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
         split=reference_split, num=num_reference, seed=seed, data_dir=data_dir, what="--ref")
     check_same_shape(gen_images, ref_images, images, reference)  # before minutes of feature extraction
   if "stacked_mnist" in metrics:
-    lenet = features_lib.get("lenet-mnist")
-    result["scores"].update(stacked_mnist.stacked_mnist_metrics(
-        gen_images, lambda x: _class_ids(lenet(x, batch_size=batch_size, with_logits=True)["logits"])))
-    record["stacked_mnist_classifier"] = lenet.provenance()
+    result["scores"].update(stacked_mnist_scores(gen_images, batch_size))
+    record["stacked_mnist_classifier"] = features_lib.get("lenet-mnist").provenance()
   if feature_metrics:
     ex = features_lib.get(extractor, weights)
     if any(m in _NEEDS_LOGITS for m in feature_metrics) and not ex.num_classes:

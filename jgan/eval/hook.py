@@ -102,17 +102,23 @@ class EvalHook(Hook):
     names = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"],
              "dc": ["density", "coverage"], "is": ["is", "is_std"], "class_kl": ["class_kl"],
              "confident": ["confident", "confident_min_share", "confident_max_share"],
-             "stacked_mnist": ["modes", "kl"]}
+             "stacked_mnist": ["modes", "kl", "channel_kl", "dependence_kl", "share_min", "share_max"]}
     return [n for m in self.metrics for n in names[m]]
 
   def scores(self, state: Any) -> dict:
-    if self._reference is None:  # extracted once per run, from the cache when an earlier run made it
-      self._reference = evaluate_lib.reference_features(self.extractor, self.reference_images,
-                                                        self.reference_identity, batch_size=self.batch_size)
-    images = self.extractor.check_images(self.sample_fn(state), "generated samples")
-    gen = self.extractor(images, batch_size=self.batch_size)
-    return evaluate_lib.score_features([m for m in self.metrics if m != "stacked_mnist"], gen, self._reference,
-                                       self.seed, self.extractor.num_classes)
+    images = self.sample_fn(state)
+    scores = {}
+    if "stacked_mnist" in self.metrics:  # lenet-mnist per channel; no reference, no feature extractor
+      scores.update(evaluate_lib.stacked_mnist_scores(images, self.batch_size))
+    feature_metrics = [m for m in self.metrics if m != "stacked_mnist"]
+    if feature_metrics:
+      if self._reference is None:  # extracted once per run, from the cache when an earlier run made it
+        self._reference = evaluate_lib.reference_features(self.extractor, self.reference_images,
+                                                          self.reference_identity, batch_size=self.batch_size)
+      gen = self.extractor(self.extractor.check_images(images, "generated samples"), batch_size=self.batch_size)
+      scores.update(evaluate_lib.score_features(feature_metrics, gen, self._reference, self.seed,
+                                                self.extractor.num_classes))
+    return scores
 
   def __call__(self, step: int, state: Any, metrics: dict) -> None:
     scores = self.scores(state)
@@ -153,13 +159,17 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
     raise UserError("config.eval scores images; the 2D toy sets are scored with jgan.metrics.modes")
   if e.num_samples < 2:
     raise UserError(f"config.eval.num_samples={e.num_samples}: need at least 2 samples")
-  extractor_name = evaluate_lib.default_extractor(config.data) if e.extractor == "auto" else e.extractor
-  extractor = features_lib.get(extractor_name, e.weights or None)
-  num_ref = min(e.num_reference, source.length)
-  indices = np.sort(np.random.default_rng(config.seed).choice(source.length, num_ref, replace=False))
-  reference = np.concatenate([source.read(indices[i:i + 2048])["x"] for i in range(0, num_ref, 2048)])
-  identity = {"name": source.name, "fingerprint": source.fingerprint, "num": int(num_ref),
-              "shape": list(reference.shape[1:]), "sha256": provenance.array_sha256(reference)}
+  extractor, reference, identity = None, None, None
+  if any(m != "stacked_mnist" for m in evaluate_lib.parse_metrics(e.metrics)):
+    # Only the feature metrics need an extractor and reference images: Stacked MNIST alone on RGB stacks
+    # would otherwise run Inception over 10,000 training images (about 25 minutes on a 2-core CPU) for nothing.
+    extractor_name = evaluate_lib.default_extractor(config.data) if e.extractor == "auto" else e.extractor
+    extractor = features_lib.get(extractor_name, e.weights or None)
+    num_ref = min(e.num_reference, source.length)
+    indices = np.sort(np.random.default_rng(config.seed).choice(source.length, num_ref, replace=False))
+    reference = np.concatenate([source.read(indices[i:i + 2048])["x"] for i in range(0, num_ref, 2048)])
+    identity = {"name": source.name, "fingerprint": source.fingerprint, "num": int(num_ref),
+                "shape": list(reference.shape[1:]), "sha256": provenance.array_sha256(reference)}
   best = BestCheckpoint(os.path.join(workdir, BEST_DIR), e.best_metric) if e.best_metric else None
   return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples), reference, identity, extractor,
                   e.metrics, os.path.join(workdir, workdir_lib.METRICS_FILE), writer, best, config.seed,
