@@ -85,18 +85,21 @@ class DeviceFeeder(_Feeder):
     self._replicated = NamedSharding(mesh, P())
     self.arrays = jax.device_put({"x": arrays["x"], "label": arrays["label"].astype(np.int32)}, self._replicated)
     self._orders: dict = {}   # (first epoch, count) -> int32 (count, length), the latest only
+    # Compiled once per count (the epoch is traced), not once per epoch.
+    self._compute_orders = jax.jit(self._stacked_orders, static_argnums=1, out_shardings=self._replicated)
 
   def epochs_spanned(self, count: int) -> int:
     """The most epochs that `count` consecutive steps can touch."""
     return -(-(count - 1) // self.steps_per_epoch) + 1
 
+  def _stacked_orders(self, first_epoch: jax.Array, num_epochs: int) -> jax.Array:
+    root = jax.random.key(self.seed)
+    return jnp.stack([epoch_order(root, first_epoch + i, self.source.length) for i in range(num_epochs)])
+
   def _epoch_orders(self, first_epoch: int, num_epochs: int) -> jax.Array:
     key = (first_epoch, num_epochs)
     if key not in self._orders:
-      length, root = self.source.length, jax.random.key(self.seed)
-      orders = jax.jit(lambda first: jnp.stack([epoch_order(root, first + i, length) for i in range(num_epochs)]),
-                       out_shardings=self._replicated)(jnp.int32(first_epoch))
-      self._orders = {key: orders}
+      self._orders = {key: self._compute_orders(jnp.int32(first_epoch), num_epochs)}
     return self._orders[key]
 
   def next_feed(self, step: int, count: int = 1) -> Any:

@@ -89,6 +89,12 @@ def _class_ids(logits: np.ndarray) -> np.ndarray:
   return np.argmax(logits, axis=1)
 
 
+def feature_metrics(metrics) -> list[str]:
+  """The metrics computed from a feature extractor's outputs (all but stacked_mnist, which reads lenet-mnist
+  per channel and needs no reference)."""
+  return [m for m in metrics if m != "stacked_mnist"]
+
+
 def stacked_mnist_scores(images: np.ndarray, batch_size: int | None = None) -> dict:
   """Stacked-MNIST mode scores of uint8 (N, 28 or 32, ., 3) images, each channel read by lenet-mnist (no
   reference set: the 1000 modes are uniform by construction)."""
@@ -161,12 +167,12 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
   gen_images, gen_identity = sets.load_images(images, resolution=resolution, channels=channels, split=images_split,
                                               num=num, seed=seed, data_dir=data_dir, what="--images")
   result: dict = {"scores": {}}
-  feature_metrics = [m for m in metrics if m != "stacked_mnist"]
+  extracted = feature_metrics(metrics)
   record = {"metrics": list(metrics), "seed": seed, "num_samples": int(gen_images.shape[0]), "images": gen_identity}
   ref_images = None
-  if any(m in _NEEDS_REFERENCE for m in feature_metrics):
+  if any(m in _NEEDS_REFERENCE for m in extracted):
     if reference is None:
-      raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_REFERENCE)} need a reference set "
+      raise UserError(f"{', '.join(m for m in extracted if m in _NEEDS_REFERENCE)} need a reference set "
                       "(--ref=PATH_OR_DATASET)")
     ref_images, ref_identity = sets.load_images(
         reference, resolution=resolution or gen_images.shape[1], channels=channels or gen_images.shape[-1],
@@ -175,10 +181,10 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
   if "stacked_mnist" in metrics:
     result["scores"].update(stacked_mnist_scores(gen_images, batch_size))
     record["stacked_mnist_classifier"] = features_lib.get("lenet-mnist").provenance()
-  if feature_metrics:
+  if extracted:
     ex = features_lib.get(extractor, weights)
-    if any(m in _NEEDS_LOGITS for m in feature_metrics) and not ex.num_classes:
-      raise UserError(f"{', '.join(m for m in feature_metrics if m in _NEEDS_LOGITS)} need class logits, which "
+    if any(m in _NEEDS_LOGITS for m in extracted) and not ex.num_classes:
+      raise UserError(f"{', '.join(m for m in extracted if m in _NEEDS_LOGITS)} need class logits, which "
                       f"{ex.name} with these weights does not give (inception: use pytorch-fid's .pth)")
     ref = None
     gen = ex(gen_images, batch_size=batch_size)
@@ -186,12 +192,12 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
       ref = reference_features(ex, ref_images, ref_identity, cache=cache, batch_size=batch_size)
       record["reference"] = ref_identity
       record["num_reference"] = int(ref_images.shape[0])
-    result["scores"].update(score_features(feature_metrics, gen, ref, seed, ex.num_classes, kid_subsets,
+    result["scores"].update(score_features(extracted, gen, ref, seed, ex.num_classes, kid_subsets,
                                            kid_subset_size))
     record.update(ex.provenance())
-    if "kid" in feature_metrics:
+    if "kid" in extracted:
       record["kid"] = {"subsets": kid_subsets, "subset_size": kid_subset_size, "kernel": "(x.y/d+1)^3"}
-    if "pr" in feature_metrics or "dc" in feature_metrics:
+    if "pr" in extracted or "dc" in extracted:
       record["nearest_neighbours"] = {"pr_k": PR_K, "dc_k": DC_K}
   record.update(provenance.environment())
   record["seconds"] = round(time.time() - start, 2)

@@ -87,6 +87,7 @@ class EvalHook(Hook):
     self.reference_identity = reference_identity
     self.extractor = extractor
     self.metrics = evaluate_lib.parse_metrics(metrics)
+    self.feature_metrics = evaluate_lib.feature_metrics(self.metrics)
     self.jsonl_path = jsonl_path
     self.writer = writer
     self.best = best
@@ -110,13 +111,12 @@ class EvalHook(Hook):
     scores = {}
     if "stacked_mnist" in self.metrics:  # lenet-mnist per channel; no reference, no feature extractor
       scores.update(evaluate_lib.stacked_mnist_scores(images, self.batch_size))
-    feature_metrics = [m for m in self.metrics if m != "stacked_mnist"]
-    if feature_metrics:
+    if self.feature_metrics:
       if self._reference is None:  # extracted once per run, from the cache when an earlier run made it
         self._reference = evaluate_lib.reference_features(self.extractor, self.reference_images,
                                                           self.reference_identity, batch_size=self.batch_size)
       gen = self.extractor(self.extractor.check_images(images, "generated samples"), batch_size=self.batch_size)
-      scores.update(evaluate_lib.score_features(feature_metrics, gen, self._reference, self.seed,
+      scores.update(evaluate_lib.score_features(self.feature_metrics, gen, self._reference, self.seed,
                                                 self.extractor.num_classes))
     return scores
 
@@ -160,7 +160,7 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
   if e.num_samples < 2:
     raise UserError(f"config.eval.num_samples={e.num_samples}: need at least 2 samples")
   extractor, reference, identity = None, None, None
-  if any(m != "stacked_mnist" for m in evaluate_lib.parse_metrics(e.metrics)):
+  if evaluate_lib.feature_metrics(evaluate_lib.parse_metrics(e.metrics)):
     # Only the feature metrics need an extractor and reference images: Stacked MNIST alone on RGB stacks
     # would otherwise run Inception over 10,000 training images (about 25 minutes on a 2-core CPU) for nothing.
     extractor_name = evaluate_lib.default_extractor(config.data) if e.extractor == "auto" else e.extractor
