@@ -43,6 +43,18 @@ def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 
                         text=True, timeout=timeout)
 
 
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (pyproject's addopts): one worker per usable core, at most 4.
+
+  Every worker imports JAX and TensorFlow Datasets and holds its own compiled programs (about 1 GB
+  each); past 4 the shared compilation cache and the CLI tests' subprocesses gain little more.
+  PYTEST_XDIST_AUTO_NUM_WORKERS overrides this, as pytest-xdist documents.
+  """
+  del config
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+  return max(1, min(cores, 4))
+
+
 def pytest_configure(config):
   # Many tests compile the same tiny programs in fresh closures; a persistent
   # compilation cache shared by the session turns the repeats into cache hits.
