@@ -46,11 +46,13 @@ def run_module(module: str, *args: str, env: dict | None = None, timeout: int = 
 def pytest_xdist_auto_num_workers(config):
   """`-n auto` (pyproject's addopts): one worker per usable core, at most 4.
 
-  Every worker imports JAX and TensorFlow Datasets and holds its own compiled programs (about 1 GB
-  each); past 4 the shared compilation cache and the CLI tests' subprocesses gain little more.
-  PYTEST_XDIST_AUTO_NUM_WORKERS overrides this, as pytest-xdist documents.
+  Each worker imports JAX and compiles its own programs, so a many-core machine gets a few workers,
+  not one per core. PYTEST_XDIST_AUTO_NUM_WORKERS still overrides this (pytest-xdist reads it only in
+  its own implementation of this hook, which this one replaces).
   """
   del config
+  if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").isdigit():
+    return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
   cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
   return max(1, min(cores, 4))
 
