@@ -8,7 +8,9 @@ Loss semantics: jgan's default step (train.reuse_fake=True) does what the PyTorc
 loop does: one G forward per step, D updated on (real, G(z)), then G updated
 through the same G(z) against the updated D, non-saturating BCE. The
 `jgan/device,fresh-z` row is the other switch setting (G's update on fresh
-latents, a second G forward).
+latents, a second G forward). With lazy R1 (the `main` preset), `jgan/device,lazy-cond`
+is the step with `train.lazy_on_device=True`: one executable, the due steps chosen by a
+lax.cond on the device.
 """
 import statistics
 
@@ -44,6 +46,11 @@ def main(argv):
         # The other semantics of G's update: fresh latents and a second forward of G (train.reuse_fake=False).
         timers.append(("jgan/device,fresh-z", precision, config.train.steps_per_call, device,
                        _jgan_timer(config, batch, precision, "device", False)))
+      if config.train.r1_gamma > 0 and config.train.r1_every > 1 and not config.train.lazy_on_device:
+        # Lazy R1 decided on the device by a lax.cond in one executable (train.lazy_on_device=True), as before
+        # each phase of the lazy schedule compiled into its own executable.
+        timers.append(("jgan/device,lazy-cond", precision, config.train.steps_per_call, device,
+                       _jgan_timer(config, batch, precision, "device", config.train.reuse_fake, lazy_on_device=True)))
     if b.plain_flax:
       timers.append(("flax/plain", "float32", 1, device, lambda: bench.bench_plain_flax(
           d.resolution, d.channels, m.g_width, m.latent_dim, batch, b.steps, b.warmup)))
@@ -69,9 +76,10 @@ def main(argv):
     bench.dump_json(rows, _JSON.value)
 
 
-def _jgan_timer(config, batch: int, precision: str, placement: str, reuse_fake: bool):
+def _jgan_timer(config, batch: int, precision: str, placement: str, reuse_fake: bool, lazy_on_device: bool = False):
   config = config.copy_and_resolve_references()
   config.train.batch_size, config.model.dtype, config.train.reuse_fake = batch, precision, reuse_fake
+  config.train.lazy_on_device = lazy_on_device or config.train.lazy_on_device
   return lambda: bench.bench_jgan(config, placement, config.bench.steps, config.bench.warmup)
 
 

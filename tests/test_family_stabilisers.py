@@ -24,7 +24,7 @@ def test_gradient_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squa
   d_apply = lambda p, x: jnp.sum(x * p, axis=(1, 2, 3))   # D(x) = <w, x>: grad D = w everywhere
   real = jnp.asarray(RNG.normal(size=(5, 4, 4, 2)), jnp.float32)
   fake = jnp.asarray(RNG.normal(size=(5, 4, 4, 2)), jnp.float32)
-  gp = regularizers.gradient_penalty(d_apply, w, real, fake, jax.random.key(0), 0, weight=10.0)
+  gp = regularizers.gradient_penalty(d_apply, w, real, fake, jax.random.key(0), weight=10.0)
   np.testing.assert_allclose(float(gp), 10.0 * (np.linalg.norm(np.asarray(w)) - 1.0) ** 2, rtol=1e-5)
 
 
@@ -37,7 +37,7 @@ def test_gradient_penalty_interpolates_with_one_coefficient_per_example():
   eps = np.asarray(jax.random.uniform(key, (6, 1, 1, 1)))     # one draw per example
   x_hat = eps * real + (1 - eps) * fake
   want = 10.0 * np.mean((np.linalg.norm(x_hat.reshape(6, -1), axis=1) - 1) ** 2)
-  got = regularizers.gradient_penalty(d_apply, None, jnp.asarray(real), jnp.asarray(fake), key, 0, weight=10.0)
+  got = regularizers.gradient_penalty(d_apply, None, jnp.asarray(real), jnp.asarray(fake), key, weight=10.0)
   np.testing.assert_allclose(float(got), want, rtol=1e-5)
 
 
@@ -48,10 +48,22 @@ def test_r1_of_a_quadratic_discriminator_and_its_lazy_schedule():
   grads = real @ (a + a.T).T
   r1 = 0.5 * 2.0 * np.mean(np.sum(grads ** 2, axis=1))
   penalty = functools.partial(regularizers.r1_penalty, gamma=2.0)
-  np.testing.assert_allclose(float(penalty(d_apply, jnp.asarray(a), real, None, None, 0)), r1, rtol=1e-5)
-  lazy = jax.jit(lambda step: penalty(d_apply, jnp.asarray(a), real, None, None, step, every=4))
-  np.testing.assert_allclose(float(lazy(8)), 4 * r1, rtol=1e-5)   # due: weighted by k
-  assert float(lazy(9)) == 0.0
+  np.testing.assert_allclose(float(penalty(d_apply, jnp.asarray(a), real, None, None)), r1, rtol=1e-5)
+  # Lazy, every 4 steps: weighted by 4 where due, absent elsewhere, decided on the device or fixed on the host.
+  lazy = [regularizers.Penalty(penalty, every=4)]
+  total = lambda step, due: regularizers.total(lazy, d_apply, jnp.asarray(a), real, None, [None], step, due)
+  on_device = jax.jit(lambda step: total(step, None))
+  for step, want in ((8, 4 * r1), (9, 0.0)):
+    np.testing.assert_allclose(float(on_device(step)), want, rtol=1e-5)
+    np.testing.assert_allclose(float(total(step, regularizers.due_at(lazy, step))), want, rtol=1e-5)
+  assert regularizers.due_at(lazy, 8) == (True,) and regularizers.due_at(lazy, 9) == (False,)
+  assert regularizers.due_at([regularizers.Penalty(penalty)], 9) is None      # nothing lazy: every step alike
+  # Its gradient in A by hand, through the lazy total on a due step: R1 = mean_b ||(A + A^T) x_b||^2
+  # (gamma 2), so dR1/dA = mean_b [u_b x_b^T + x_b u_b^T] with u_b = 2 (A + A^T) x_b.
+  u = 2 * grads
+  d_a = np.mean(np.einsum("bi,bj->bij", u, real) + np.einsum("bi,bj->bij", real, u), axis=0)
+  grad = jax.grad(lambda p: regularizers.total(lazy, d_apply, p, real, None, [None], 8, (True,)))(jnp.asarray(a))
+  np.testing.assert_allclose(np.asarray(grad), 4 * d_a, rtol=1e-4)
 
 
 def test_spectral_norm_leaves_every_discriminator_weight_with_top_singular_value_one():

@@ -201,7 +201,8 @@ CONFIG_VARIANTS = [("dcgan", v) for v in ("", "smoke", "paper")] + [
 ] + [("cgan", v) for v in ("", "smoke", "sngan", "sngan_smoke")] + [
     (n, v) for n in ("inpaint", "srgan") for v in ("", "smoke", "cifar")] + [
     ("cyclegan", v) for v in ("", "smoke", "horse2zebra")] + [
-    ("bench", v) for v in ("default", "paper64", "gpu")] + [("stacked_mnist", v) for v in ("", "smoke", "dcgan")]
+    ("bench", v) for v in ("default", "paper64", "main", "gpu")] + [
+    ("stacked_mnist", v) for v in ("", "smoke", "dcgan")]
 
 
 @pytest.mark.parametrize("name,variant", CONFIG_VARIANTS)

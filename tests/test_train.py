@@ -81,6 +81,54 @@ def test_unrolled_steps_per_call_match_single_steps(smoke_config, tmp_path):
     np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
 
 
+def test_lazy_r1_compiled_per_phase_matches_the_device_cond_and_resumes_exactly(smoke_config, tmp_path):
+  # Unrolled steps fix which penalties are due when they compile (one executable per phase);
+  # the rolled scan decides with a lax.cond on the device. One step of each, same state and batch:
+  from jgan.core import rng
+  from jgan.core.sharding import make_mesh, replicated
+  from jgan.tasks import make_task
+  from jgan.train import run
+  lazy = dict(r1_gamma=1.0, r1_every=2)
+  config = _config(smoke_config.copy_and_resolve_references(), 4, **lazy)
+  shape = run.element_shape(config.data)
+  task = make_task(config, shape)
+  state = run.init_state(task, 0, shape, replicated(make_mesh(1)))
+  x = jax.random.uniform(jax.random.key(1), (config.train.batch_size, *shape), minval=-1.0, maxval=1.0)
+  batch = {"x": x, "label": np.zeros((config.train.batch_size,), np.int32)}
+  for step in (0, 1):                            # due, then skipped
+    at = state.replace(step=np.int32(step))
+    phase = task.step_phase(step)
+    assert phase == (step % 2 == 0,)
+    key = rng.step_key(at.root_key, at.step)
+    _, fixed = jax.jit(task.with_phase(phase).train_step)(at, batch, key)
+    _, decided = jax.jit(task.train_step)(at, batch, key)
+    for name in ("d_loss", "d_grad_norm", "g_loss"):
+      np.testing.assert_allclose(float(fixed[name]), float(decided[name]), rtol=1e-5, err_msg=f"{name} at {step}")
+    if step == 0:                                # the penalty is in the due step's loss
+      _, unpenalised = jax.jit(task.with_phase((False,)).train_step)(at, batch, key)
+      assert float(fixed["d_loss"]) > float(unpenalised["d_loss"]) + 1e-6
+  # The loop's step: one executable per phase met, or one with the cond (config.train.lazy_on_device).
+  from jgan.data.pipeline import make_feeder
+  from jgan.data.sources import open_source
+  mesh = make_mesh(1)
+  feeder = make_feeder(open_source(config.data), config.data, config.train.batch_size, mesh, config.seed)
+  try:
+    with jax.set_mesh(mesh):
+      for phased, count in ((True, 2), (False, 1)):
+        step_fn = run.make_step_fn(task, feeder, replicated(mesh), phased=phased)
+        s = run.init_state(task, 0, shape, replicated(mesh))
+        for i in range(3):
+          s, _ = step_fn(s, feeder.next_feed(i), i)
+        assert step_fn.num_executables() == count
+  finally:
+    feeder.close()
+  # Whole runs: a resume at a step whose successor is not due picks the right executable.
+  full = train(config.copy_and_resolve_references(), str(tmp_path / "full"))
+  train(_config(smoke_config.copy_and_resolve_references(), 3, **lazy), str(tmp_path / "resumed"))
+  resumed = train(config.copy_and_resolve_references(), str(tmp_path / "resumed"))
+  _assert_identical(full, resumed)
+
+
 def test_bfloat16_compute_tracks_float32(smoke_config, tmp_path):
   smoke_config.model.g_width = smoke_config.model.d_width = 16
   fp32 = train(_config(smoke_config.copy_and_resolve_references(), 1), str(tmp_path / "fp32"))

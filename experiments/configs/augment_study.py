@@ -26,6 +26,7 @@ def get_config(arg: str = ""):
       sngan_width=16,                        # the same for cgan_sngan's ResNets
       ema_decay=0.999,                       # DCGAN-type families: the dcgan main job's EMA of G ...
       r1_gamma=0.1,                          # ... and lazy R1 (every 16 steps); 0 = the family's plain config
+      lazy_on_device=False,                  # True: the study's runs before 2026-12-04, bit for bit
   ))
   config.classifier = ml_collections.ConfigDict(dict(
       num_steps=600,                         # LeNet updates, the same for every row (about 4 epochs of the pool)

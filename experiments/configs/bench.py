@@ -2,6 +2,8 @@
 
   default: the default `experiments.dcgan` model (DCGAN-28 on the embedded MNIST, width 64), batch 64
   paper64: DCGAN-64 as in pytorch/examples (nz 100, 64 filters, 5 layers), MNIST resized to 64x64x3
+  main:    the main job's model and recipe (`experiments/configs/dcgan.py`: width 32, dense layers, lazy R1,
+           the InfoGAN code), jgan's rows only: the baselines implement the plain DCGAN
   gpu:     paper64 at batch 64 and 256, float32 and bfloat16, 20 steps per call in a lax.scan,
            data on the device: the rows of the GPU speed table (issue 6)
 """
@@ -12,12 +14,15 @@ from jgan import config as config_lib
 
 
 def get_config(arg: str = "default") -> ml_collections.ConfigDict:
-  # The plain DCGAN (width 64), the model the PyTorch and plain-Flax baselines implement.
-  config = dcgan.get_config("paper") if arg in ("paper64", "gpu") else config_lib.base_config()
   if arg in ("paper64", "gpu"):
+    config = dcgan.get_config("paper")
     config.data.channels = 3
-  elif arg not in ("", "default"):
-    raise ValueError(f"unknown bench preset {arg!r}: use 'default', 'paper64' or 'gpu'")
+  elif arg == "main":
+    config = dcgan.get_config("")
+  elif arg in ("", "default"):   # the plain DCGAN (width 64), the model the baselines implement
+    config = config_lib.base_config()
+  else:
+    raise ValueError(f"unknown bench preset {arg!r}: use 'default', 'paper64', 'main' or 'gpu'")
   config.log.tensorboard = False
   config.bench = ml_collections.ConfigDict()
   config.bench.batch_sizes = (64,)
@@ -29,6 +34,9 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
   config.bench.torch = True
   config.bench.plain_flax = True
   config.bench.fresh_z = True    # also time train.reuse_fake=False (a second G forward per step)
+  if arg == "main":
+    config.bench.torch = config.bench.plain_flax = False
+    config.bench.steps = 96      # 6 due lazy-R1 steps (every 16) in each round's 3 windows
   if arg == "gpu":
     config.bench.batch_sizes = (64, 256)
     config.bench.precisions = ("float32", "bfloat16")

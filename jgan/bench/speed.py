@@ -60,11 +60,12 @@ def bench_jgan(config, placement: str, steps: int, warmup: int) -> float:
   k = config.train.steps_per_call
   feeder = make_feeder(source, config.data, config.train.batch_size * task.batch_multiple, mesh, config.seed)
   sharding = replicated(mesh)
-  step_fn = run.make_step_fn(task, feeder, sharding, k)
+  step_fn = run.make_step_fn(task, feeder, sharding, k, config.train.scan_rolled,
+                             phased=not config.train.lazy_on_device)
   holder = {"state": run.init_state(task, config.seed, shape, sharding), "step": 0, "metrics": None}
 
   def step():
-    holder["state"], holder["metrics"] = step_fn(holder["state"], feeder.next_feed(holder["step"], k))
+    holder["state"], holder["metrics"] = step_fn(holder["state"], feeder.next_feed(holder["step"], k), holder["step"])
     holder["step"] += k
 
   sync = lambda: jax.block_until_ready(holder["state"])

@@ -102,6 +102,7 @@ def gan_config(study, family: str, split: str, augment: str = ""):
   if family != "cgan_sngan":   # SNGAN has its own EMA and spectral norm
     config.train.ema_decay = study.gan.ema_decay
     config.train.r1_gamma, config.train.r1_every = study.gan.r1_gamma, 16 if study.gan.r1_gamma else 1
+    config.train.lazy_on_device = study.gan.get("lazy_on_device", False)
   log = config.log
   log.tensorboard, log.report = False, False
   log.every_steps = log.checkpoint_every_steps = log.sample_every_steps = study.gan.num_steps

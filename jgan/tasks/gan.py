@@ -36,7 +36,7 @@ from jgan.core.errors import UserError
 from jgan.core.sharding import shard_batch
 from jgan.models import factory
 from jgan.models.layers import code_digits, spread_codes
-from jgan.objectives import augment, losses
+from jgan.objectives import augment, losses, regularizers
 from jgan.objectives.losses import DLoss, GLoss
 from jgan.tasks import base
 from jgan.tasks.state import GANState, apply_net, ema_update, init_net, split_logits
@@ -128,9 +128,11 @@ class GAN:
   g_loss: GLoss
   n_critic: int = 1
   label_smoothing: float = 0.0
-  # Extra terms added to D's loss: fn(d_apply, d_params, real, fake, key, step) -> scalar,
-  # with d_apply(params, x) -> logits (B,) (labels of the real batch bound when conditional).
-  d_penalties: tuple[Callable[..., jax.Array], ...] = ()
+  # Extra terms added to D's loss (jgan.objectives.regularizers): fn(d_apply, d_params, real, fake,
+  # key) -> scalar with a schedule, d_apply(params, x) -> logits (B,) (the real labels bound when conditional).
+  d_penalties: tuple[regularizers.Penalty, ...] = ()
+  # Which penalties are due, fixed when the step is compiled (`with_phase`); None: decided on the device.
+  penalties_due: tuple[bool, ...] | None = None
   d_clip: float = 0.0            # > 0: clip D's weights to [-d_clip, d_clip] after each update
   ema_decay: float = 0.0         # > 0: keep ema_params["g"]; sampling uses it
   augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None  # fn(x, key) -> x, differentiable
@@ -155,6 +157,18 @@ class GAN:
   def batch_multiple(self) -> int:
     """Real examples consumed per step, in units of the update batch size."""
     return self.n_critic
+
+  def step_phase(self, step: int):
+    """What about step `step` (a host int) the compiled step may fix: which lazy penalties are due.
+
+    None when every step is alike. `jgan.train.run.make_step_fn` compiles one step per phase
+    it meets (`with_phase`), so a lazy R1 costs nothing on the steps it skips.
+    """
+    return regularizers.due_at(self.d_penalties, step)
+
+  def with_phase(self, phase) -> "GAN":
+    """This task with `step_phase`'s answer fixed at trace time."""
+    return dataclasses.replace(self, penalties_due=phase)
 
   # ------------------------------------------------------------------ init
   def init(self, root_key: jax.Array, example_x: jax.Array) -> GANState:
@@ -297,9 +311,11 @@ class GAN:
         if not self.info_code:
           class_loss = class_loss + _class_xent(real_cls, labels)
         loss = loss + self.acgan_weight * class_loss
-      d_apply = lambda p, x: split_logits(self.apply_d(p, state.batch_stats["d"], x, labels, True)[0])[0]
-      for i, penalty in enumerate(self.d_penalties):
-        loss = loss + penalty(d_apply, d_params, real, fake, rng.named(key, f"penalty{i}"), state.step)
+      if self.d_penalties:
+        d_apply = lambda p, x: split_logits(self.apply_d(p, state.batch_stats["d"], x, labels, True)[0])[0]
+        loss = loss + regularizers.total(
+            self.d_penalties, d_apply, d_params, real, fake,
+            [rng.named(key, f"penalty{i}") for i in range(len(self.d_penalties))], state.step, self.penalties_due)
       return loss, (d_stats, real_logits, fake_logits, real_cls, fake_cls)
 
     (loss, (d_stats, real_logits, fake_logits, real_cls, fake_cls)), grads = jax.value_and_grad(

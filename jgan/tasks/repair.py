@@ -36,7 +36,7 @@ from jgan.core import rng
 from jgan.core.errors import UserError
 from jgan.metrics.image import psnr
 from jgan.models import factory
-from jgan.objectives import losses
+from jgan.objectives import losses, regularizers
 from jgan.objectives.losses import DLoss, GLoss
 from jgan.tasks.gan import validate_optimization
 from jgan.tasks.state import GANState, apply_net, init_net, split_logits
@@ -173,8 +173,10 @@ class RepairTask:
     def loss_fn(d_params):
       real_logits, fake_logits = d_apply(d_params, x), d_apply(d_params, fake)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
-      for i, penalty in enumerate(self.d_penalties):
-        loss = loss + penalty(d_apply, d_params, x, fake, rng.named(key, f"penalty{i}"), state.step)
+      if self.d_penalties:
+        loss = loss + regularizers.total(self.d_penalties, d_apply, d_params, x, fake,
+                                         [rng.named(key, f"penalty{i}") for i in range(len(self.d_penalties))],
+                                         state.step)
       return loss, (real_logits, fake_logits)
 
     (loss, (real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params["d"])

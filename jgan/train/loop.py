@@ -1,6 +1,6 @@
 """The one training loop, shared by every GAN family.
 
-It knows nothing about GANs: it runs a jitted `step_fn(state, feed) ->
+It knows nothing about GANs: it runs a jitted `step_fn(state, feed, step) ->
 (state, metrics)` from `start` to `num_steps`, asks the feeder for each step's
 input, calls the hooks, and turns Ctrl-C / SIGTERM into "checkpoint, then
 exit". Everything else (logging, samples, checkpoints, evaluation, EMA
@@ -48,14 +48,14 @@ class _StopRequest:
     return False
 
 
-def run_loop(state: Any, step_fn: Callable[[Any, Any], tuple[Any, dict]], next_feed: Callable[[int], Any],
+def run_loop(state: Any, step_fn: Callable[[Any, Any, int], tuple[Any, dict]], next_feed: Callable[[int], Any],
              start: int, num_steps: int, hooks: Sequence[Hook],
              save: Callable[[int, Any], None] | None = None, steps_per_call: int = 1) -> Any:
   """Runs steps start+1 .. num_steps, `steps_per_call` per call of `step_fn`; returns the final state.
 
   Args:
     state: the training state at step `start`.
-    step_fn: jitted (state, feed) -> (state, metrics), with the state donated.
+    step_fn: (state, feed, step) -> (state, metrics), jitted with the state donated; step is the state's.
     next_feed: step -> the input of the call starting at `step` (batches, or the on-device dataset).
     hooks: called after each step where due.
     save: (step, state) -> None, used to checkpoint on interruption.
@@ -64,7 +64,7 @@ def run_loop(state: Any, step_fn: Callable[[Any, Any], tuple[Any, dict]], next_f
     hook.start(start)
   with _StopRequest() as stop:
     for step in range(start, num_steps, steps_per_call):
-      state, metrics = step_fn(state, next_feed(step))
+      state, metrics = step_fn(state, next_feed(step), step)
       done = step + steps_per_call
       for hook in hooks:
         if hook.due(done, num_steps):

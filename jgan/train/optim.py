@@ -94,11 +94,12 @@ def apply_gradients(state, name: str, grads, optimizer: optax.GradientTransforma
 
 
 def d_penalties(t) -> tuple:
-  """The penalty terms of D's loss that config.train `t` asks for (gradient penalty, R1), see
-  `jgan.objectives.regularizers` for their signature."""
+  """The penalty terms of D's loss that config.train `t` asks for (gradient penalty, R1), each a
+  `jgan.objectives.regularizers.Penalty`, summed into D's loss by `regularizers.total`."""
   penalties = []
   if t.gp_weight > 0:
-    penalties.append(functools.partial(regularizers.gradient_penalty, weight=t.gp_weight))
+    penalties.append(regularizers.Penalty(functools.partial(regularizers.gradient_penalty, weight=t.gp_weight)))
   if t.r1_gamma > 0:
-    penalties.append(functools.partial(regularizers.r1_penalty, gamma=t.r1_gamma, every=t.r1_every))
+    penalties.append(regularizers.Penalty(functools.partial(regularizers.r1_penalty, gamma=t.r1_gamma),
+                                          every=t.r1_every))
   return tuple(penalties)

@@ -27,8 +27,10 @@ from jgan.train.checkpoint import Checkpointer, abstract_like
 from jgan.train.loop import run_loop
 
 
-def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: bool = False) -> Callable:
-  """jit((state, feed) -> (state, metrics)), state donated.
+def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: bool = False,
+                 phased: bool = True) -> Callable:
+  """(state, feed, step) -> (state, metrics): a jitted step, state donated; `step` is the host's
+  count of the state's steps (state.step, known without a device read).
 
   The batch and the key of each step derive from `state.step` on the device, so
   one call may run `steps_per_call` steps (fewer dispatches, one executable);
@@ -44,31 +46,57 @@ def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: 
     gradient of a convolution inside a loop ~100x slower than at top level.
   Resuming is bit-exact either way: the same executable runs before and after.
 
+  A task with a `step_phase(step)` (which lazy penalties are due) gets one executable
+  per phase pattern it meets, compiled on first use, with the phase fixed at trace
+  time (`task.with_phase`) instead of a `lax.cond`: XLA:CPU runs a cond branch's
+  convolutions without its fast kernels (see `jgan.objectives.regularizers`). Rolled
+  steps keep the cond, which is what a loop body needs, and so does `phased=False`
+  (`config.train.lazy_on_device`: one executable, the numerics of runs before the phases).
+
   The metrics also hold `params_finite`: 1.0 when every parameter, EMA weight and
   running statistic of the new state is finite, else 0.0 (one reduction per array).
   """
+  phased = phased and not rolled and callable(getattr(task, "step_phase", None))
 
-  def one_step(state, feed):
-    batch = feeder.make_batch(feed, state.step, state.root_key)
-    return task.train_step(state, batch, rng.step_key(state.root_key, state.step))
+  def build(phases):
+    tasks = [task.with_phase(p) if p is not None else task for p in phases]
 
-  def step_fn(state, feed):
-    if rolled:
-      if feeder.per_step_feed and steps_per_call > 1:  # host batches arrive stacked (k, B, ...)
-        state, metrics = jax.lax.scan(one_step, state, feed)
-      else:  # one host batch, or the on-device dataset that every step reads
-        state, metrics = jax.lax.scan(lambda s, _: one_step(s, feed), state, None, length=steps_per_call)
-      return state, jax.tree.map(lambda m: m[-1], metrics)
-    for i in range(steps_per_call):
-      step_feed = jax.tree.map(lambda x: x[i], feed) if feeder.per_step_feed and steps_per_call > 1 else feed
-      state, metrics = one_step(state, step_feed)
-    return state, metrics
+    def one_step(step_task, state, feed):
+      batch = feeder.make_batch(feed, state.step, state.root_key)
+      return step_task.train_step(state, batch, rng.step_key(state.root_key, state.step))
 
-  def checked_step_fn(state, feed):
-    state, metrics = step_fn(state, feed)
-    finite = hooks_lib.all_finite(hooks_lib.network_weights(state)).astype(jnp.float32)
-    return state, {**metrics, "params_finite": finite}
-  return jax.jit(checked_step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
+    def step_fn(state, feed):
+      if rolled:
+        if feeder.per_step_feed and steps_per_call > 1:  # host batches arrive stacked (k, B, ...)
+          state, metrics = jax.lax.scan(lambda s, f: one_step(task, s, f), state, feed)
+        else:  # one host batch, or the on-device dataset that every step reads
+          state, metrics = jax.lax.scan(lambda s, _: one_step(task, s, feed), state, None, length=steps_per_call)
+        return state, jax.tree.map(lambda m: m[-1], metrics)
+      for i in range(steps_per_call):
+        step_feed = jax.tree.map(lambda x: x[i], feed) if feeder.per_step_feed and steps_per_call > 1 else feed
+        state, metrics = one_step(tasks[i], state, step_feed)
+      return state, metrics
+
+    def checked_step_fn(state, feed):
+      state, metrics = step_fn(state, feed)
+      finite = hooks_lib.all_finite(hooks_lib.network_weights(state)).astype(jnp.float32)
+      return state, {**metrics, "params_finite": finite}
+    return jax.jit(checked_step_fn, donate_argnums=0, out_shardings=(state_sharding, state_sharding))
+
+  executables: dict[tuple, Callable] = {}
+
+  def executable(step: int) -> Callable:
+    phases = tuple(task.step_phase(step + i) for i in range(steps_per_call)) if phased else (None,) * steps_per_call
+    if phases not in executables:
+      executables[phases] = build(phases)
+    return executables[phases]
+
+  def call(state, feed, step: int):
+    return executable(step)(state, feed)
+
+  call.lower = lambda state, feed, step=0: executable(step).lower(state, feed)
+  call.num_executables = lambda: len(executables)   # the phase patterns met so far
+  return call
 
 
 def make_preview_fn(task, seed: int, source, num: int) -> Callable[[Any], jax.Array]:
@@ -183,7 +211,8 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
     # The mesh context lets the step shard what it creates (latents, noise) like the batch.
     with jax.set_mesh(mesh):
       while True:
-        step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.scan_rolled)
+        step_fn = make_step_fn(task, feeder, state_sharding, steps_per_call, config.train.scan_rolled,
+                               phased=not config.train.lazy_on_device)
         try:
           state = run_loop(state, step_fn, lambda step: feeder.next_feed(step, steps_per_call), start, num_steps,
                            hooks, save=checkpointer.save, steps_per_call=steps_per_call)

@@ -50,7 +50,7 @@ def one_step(num_devices):
   state = run.init_state(task, c.seed, (28, 28, 1), replicated(mesh))
   step = run.make_step_fn(task, feeder, replicated(mesh))
   with jax.set_mesh(mesh):
-    state, _ = step(state, feeder.next_feed(0))
+    state, _ = step(state, feeder.next_feed(0), 0)
   return state
 
 
