@@ -112,7 +112,7 @@ def base_config() -> ml_collections.ConfigDict:
       r1_gamma=0.0,                      # R1 gamma; 0 = off
       r1_every=1,                        # lazy R1: every k steps, weight x k (and Adam's lr, betas adjusted)
       lazy_on_device=False,              # lazy R1's due steps chosen by a lax.cond in one executable (as before
-                                         # 2026-12-04; due steps 2.5x slower on XLA:CPU), not one executable per phase
+                                         # 2026-12-04; the main job's step 1.3x slower on XLA:CPU), not one per phase
       ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan

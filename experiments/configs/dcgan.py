@@ -50,7 +50,7 @@ def _recipe(config) -> None:
   seed 0 recall rose with every 500 steps (0.683 at 3,000, 0.692, 0.703, 0.729 at 4,500) at the same
   "sure" share and precision. 4,000 steps kept the README's first command (install and training) inside
   10 minutes on a 2-core CPU until lazy R1 stopped running inside a lax.cond (`train.lazy_on_device`); with
-  the 1.4x faster step that gave, 4,500 steps fit (seeds 0-2: recall 0.744 / 0.731 / 0.738, FID 4.4 / 6.3 /
+  the 1.3x faster step that gave, 4,500 steps fit (seeds 0-2: recall 0.744 / 0.731 / 0.738, FID 4.4 / 6.3 /
   4.2, sure 92.4% / 92.7% / 92.6%; at 4,000 steps 0.729 / 0.727 / 0.711, FID 4.7 / 7.0 / 5.1, sure 91.7% /
   92.3% / 93.3%). The float rounding of that change alone moved "sure" on seed 0 from 93.6% to 91.7% at 4,000
   steps: the "sure" share swings by a few points with rounding and seed (R1 gamma 3.0 at 4,500 steps:
