@@ -52,6 +52,9 @@ def make_step_fn(task, feeder, state_sharding, steps_per_call: int = 1, rolled: 
   convolutions without its fast kernels (see `jgan.objectives.regularizers`). Rolled
   steps keep the cond, which is what a loop body needs, and so does `phased=False`
   (`config.train.lazy_on_device`: one executable, the numerics of runs before the phases).
+  With k unrolled steps per call, a penalty due every m steps gives up to min(k, m) + 1
+  patterns (where in the call the due step falls, or none), each a k-step compile; one
+  step per call (the default) gives 2.
 
   The metrics also hold `params_finite`: 1.0 when every parameter, EMA weight and
   running statistic of the new state is finite, else 0.0 (one reduction per array).
