@@ -1,7 +1,7 @@
 PYTHON ?= python
 
 .PHONY: weights install test dcgan sample bench bench-toy lint bench-repair bench-stacked docs docs-assets \
-	bench-translate bench-startup augment-study
+	bench-translate bench-startup augment-study bench-gpu
 
 install:
 	$(PYTHON) -m pip install -e '.[test]'
@@ -25,6 +25,10 @@ bench:
 # Seconds to the first step of the main job: no compilation cache, cold, warm, and resumes.
 bench-startup:
 	$(PYTHON) -m experiments.bench_startup
+
+# The GPU table (DCGAN-64 training, PyTorch beside it, features/s, the main job): under 8 min on one H100/H200.
+bench-gpu:
+	$(PYTHON) -m experiments.bench_gpu --json=runs/bench_gpu.json
 
 bench-repair:
 	$(PYTHON) -m experiments.bench_repair --workdir=runs/bench_repair

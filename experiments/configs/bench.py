@@ -5,7 +5,8 @@
   main:    the main job's model and recipe (`experiments/configs/dcgan.py`: width 32, dense layers, lazy R1,
            the InfoGAN code), jgan's rows only: the baselines implement the plain DCGAN
   gpu:     paper64 at batch 64 and 256, float32 and bfloat16, 20 steps per call in a lax.scan,
-           data on the device: the rows of the GPU speed table (issue 6)
+           data on the device: the rows of the GPU speed table (`python -m experiments.bench_gpu` runs
+           them with 1 and 20 steps per call, beside PyTorch)
 """
 import ml_collections
 

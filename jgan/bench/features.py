@@ -23,11 +23,12 @@ from jgan import features
 
 
 def jgan_features_per_second(name: str, images: np.ndarray, batch_size: int | None = None,
-                             weights: str | None = None, streams: int | None = None) -> dict:
-  """Times `jgan.features.get(name)` on uint8 (N, H, W, C) `images`; `streams` batches in flight
-  (None: the extractor's default, `jgan.features.default_streams()`)."""
+                             weights: str | None = None, streams: int | None = None,
+                             extractor: features.Extractor | None = None) -> dict:
+  """Times `jgan.features.get(name)` (or `extractor`) on uint8 (N, H, W, C) `images`; `streams` batches
+  in flight (None: the extractor's default, `jgan.features.default_streams()`)."""
   import jax
-  extractor = features.get(name, weights if name == "inception" else None)
+  extractor = extractor or features.get(name, weights if name == "inception" else None)
   batch = batch_size or extractor.default_batch_size * jax.device_count()
   streams = features.default_streams() if streams is None else streams
   extractor(images[:batch], batch_size=batch)  # compile
@@ -36,6 +37,63 @@ def jgan_features_per_second(name: str, images: np.ndarray, batch_size: int | No
   seconds = time.perf_counter() - start
   return {"extractor": f"jgan/{name} ({streams} stream{'s' if streams > 1 else ''})",
           "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch, "streams": streams,
+          "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
+
+
+def random_inception_extractor(seed: int = 0) -> features.Extractor:
+  """The FID Inception with random weights of the real shapes (He-scaled kernels, unit BN variance):
+  the same arithmetic as the real one, so the same features/s, on a machine that cannot get the
+  weights (an accelerator with no network). Its features mean nothing; use it for timing only."""
+  import jax
+  import jax.numpy as jnp
+
+  from jgan.features import inception
+  shapes = jax.eval_shape(lambda: inception.FIDInceptionV3().init(
+      jax.random.key(0), jnp.zeros((1, inception.INPUT_SIZE, inception.INPUT_SIZE, 3))))["params"]
+  rng = np.random.default_rng(seed)
+
+  def fill(path, leaf):
+    name = str(path[-1].key)
+    if name == "kernel":
+      fan_in = int(np.prod(leaf.shape[:-1]))
+      return (rng.standard_normal(leaf.shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+    return np.full(leaf.shape, 1.0 if name == "var" else 0.0, np.float32)
+  params = jax.tree_util.tree_map_with_path(fill, shapes)
+  return features.inception_extractor(params, "random (timing only)", "random")
+
+
+def peer_torchvision_inception_per_second(images: np.ndarray, batch_size: int, device: str = "cuda",
+                                          tf32: bool = False) -> dict | None:
+  """Times torchvision's Inception-v3 (random weights, the same layer sizes as the FID network up to its
+  pool quirks) from uint8 images on the host to 2048-d pool features on the host: 299 px bilinear resize
+  on the device, float32, eager. `tf32`: let cuDNN use TF32 for convolutions (PyTorch's default; jgan's
+  Inception runs in full float32). None without torch or torchvision."""
+  try:
+    import torch
+    import torchvision
+  except ImportError:
+    return None
+  previous = torch.backends.cudnn.allow_tf32
+  torch.backends.cudnn.allow_tf32 = tf32
+  try:
+    net = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False).to(device).eval()
+    net.fc = torch.nn.Identity()
+
+    def extract(chunk: np.ndarray) -> np.ndarray:
+      x = torch.from_numpy(chunk).to(device).permute(0, 3, 1, 2).float().div(128.0).sub(1.0)
+      x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+      return net(x).cpu().numpy()
+
+    with torch.inference_mode():
+      extract(images[:batch_size])  # warm-up: cuDNN picks its kernels
+      start = time.perf_counter()
+      for i in range(0, images.shape[0], batch_size):
+        extract(images[i:i + batch_size])
+      seconds = time.perf_counter() - start
+  finally:
+    torch.backends.cudnn.allow_tf32 = previous
+  return {"extractor": f"torch/torchvision inception_v3 ({'tf32' if tf32 else 'float32'}, {device})",
+          "images": int(images.shape[0]), "input": list(images.shape[1:]), "batch": batch_size,
           "seconds": round(seconds, 2), "features_per_s": round(images.shape[0] / seconds, 1)}
 
 

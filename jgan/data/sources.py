@@ -271,7 +271,8 @@ def _tfds_builder(data_config):
   import tensorflow_datasets as tfds
   name = data_config.source
   if name == embedded.NAME:
-    return embedded.Mnist10k(data_dir=_data_dir(data_config), file_format="array_record")
+    from jgan.data.tfds_builders import Mnist10k
+    return Mnist10k(data_dir=_data_dir(data_config), file_format="array_record")
   try:
     return tfds.builder(name, data_dir=_data_dir(data_config), file_format="array_record")
   except tfds.core.registered.DatasetNotFoundError:

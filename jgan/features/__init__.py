@@ -136,13 +136,19 @@ def _inception(weights: str | None) -> Extractor:
       inception.save_npz(params, weights_lib.converted_inception_path())
     except OSError:
       pass
+  return inception_extractor(params, path, weights_lib.params_sha256(flat))
+
+
+def inception_extractor(params: dict, source: str, sha256: str) -> Extractor:
+  """The FID Inception extractor on a parameter tree (`jgan.features.inception.load_params`'s)."""
+  from jgan.features import inception
   with_logits = "fc" in params
   model = inception.FIDInceptionV3(with_logits=with_logits)
   params = jax.tree.map(jnp.asarray, params)
 
   def apply_fn(p, images):
     return model.apply({"params": p}, inception.preprocess(images))
-  return Extractor("inception", apply_fn, params, weights_lib.params_sha256(flat), path,
+  return Extractor("inception", apply_fn, params, sha256, source,
                    inception.RESIZE_METHOD, inception.FEATURE_DIM, 1008 if with_logits else 0, (1, 3),
                    16 if jax.default_backend() == "cpu" else 200)  # per device; ~6 GFLOP per image
 

@@ -7,7 +7,7 @@ Formats (`--format`, or from the name: `.npz` -> npz, anything else -> folder):
   npz     `images` uint8 (N, H, W, C), `labels` int32 (N,) (-1 for an unconditional run), `num_classes`
   folder  OUT/<label>/<index>.png, class folders zero-padded so that their sorted order is the label order
           (the folder source numbers the classes present 0, 1, ...: exact labels only when all are present)
-  tfds    a prepared tfds dataset directory (ArrayRecord, `jgan.data.embedded.ArrayDataset`, split `train`)
+  tfds    a prepared tfds dataset directory (ArrayRecord, `jgan.data.tfds_builders.ArrayDataset`, split `train`)
           that `tfds.builder_from_directory(OUT)` and `config.data.source=OUT` read back
 
 Every format gets a provenance record (run, step, the run's config, seed, labels, truncation, jgan version,
@@ -152,7 +152,7 @@ def write_folder(images: np.ndarray, labels: np.ndarray, num_classes: int, out: 
 
 def write_tfds(images: np.ndarray, labels: np.ndarray, num_classes: int, out: str, description: str) -> None:
   """A prepared tfds dataset in directory `out` (the version directory: dataset_info.json, ArrayRecord files)."""
-  from jgan.data.embedded import ArrayDataset
+  from jgan.data.tfds_builders import ArrayDataset
   with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(out))) as data_dir:
     builder = ArrayDataset(images, labels, num_classes, description, data_dir=data_dir, file_format="array_record")
     builder.download_and_prepare()
