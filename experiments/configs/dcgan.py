@@ -6,7 +6,7 @@
         --config.data.channels=3 --config.model.g_width=64 --config.model.d_width=64
 
 Variants (the text after ':'): "" (default: the DCGAN at width 32 with a hidden dense layer in G and
-D, lr 1e-3, EMA, lazy R1 and an InfoGAN 10-way code, 4,500 steps, see `_recipe`), "smoke" (a tiny plain
+D, lr 1e-3, EMA, lazy R1 and an InfoGAN 10-way code, 6,000 steps, see `_recipe`), "smoke" (a tiny plain
 DCGAN, a few steps), "paper" (the plain 64x64 pytorch/examples model: width 64, nz 100).
 """
 import ml_collections
@@ -38,7 +38,8 @@ def _recipe(config) -> None:
     + R1 gamma 1.0                                 4.2            0.91         0.68            0.004  sure 93%
     4,000 steps                                    3.4            0.91         0.70            0.003  sure 94%
     lazy R1 compiled per phase, 4,000 steps        4.7            0.91         0.73            0.001  sure 92%
-    4,500 steps (this)                             4.4            0.91         0.74            0.002  sure 92%
+    4,500 steps                                    4.4            0.91         0.74            0.002  sure 92%
+    6,000 steps (this)                             3.4            0.91         0.78            0.002  sure 93%
 
   The dense layers are the change that matters most: two stride-2 convolutions alone cannot carve z
   into ten separate digits, so G's in-between latents drew half-digits (precision 0.4); with a hidden
@@ -55,6 +56,9 @@ def _recipe(config) -> None:
   92.3% / 93.3%). The float rounding of that change alone moved "sure" on seed 0 from 93.6% to 91.7% at 4,000
   steps: the "sure" share swings by a few points with rounding and seed (R1 gamma 3.0 at 4,500 steps:
   91.3% / 97.2% / 94.3%).
+  6,000 steps raised every score again (seeds 0-2: FID 3.4 / 5.8 / 3.8, recall 0.775 / 0.754 / 0.769,
+  sure 93.3% / 94.4% / 92.6%: within 2 points of real digits' 94.4% on every seed) for about 6 minutes
+  of training on a 2-core CPU.
   Tried and dropped: width 64 (53.1), 8,000 steps of the nets without the dense layer (42.7), PacGAN
   pack 2 (45.1; with dense 512: 26.9), linear lr decay (79.4), TTUR d_lr 4e-4 (4.5), EMA 0.995 (4.0),
   top-k G update (8.2), lr 2e-3 with the code (sure 95%, recall 0.62), fading the code's weight to 0
@@ -64,7 +68,7 @@ def _recipe(config) -> None:
   3.0 (sure 95%, recall 0.67), G width 64 (sure 93%, recall 0.65).
   The rows above the phase change reproduce bit for bit with --config.train.lazy_on_device=True."""
   digit_nets(config)
-  config.train.num_steps = 4500          # recall 0.683 at 3,000 steps (seed 0), 0.703 at 4,000, 0.744 at 4,500
+  config.train.num_steps = 6000          # recall (seed 0) 0.683 at 3,000 steps, 0.744 at 4,500, 0.775 at 6,000
   config.train.g_lr = 1e-3               # 5x DCGAN's 2e-4: sharper digits in the same 3,000 steps
   config.train.d_lr = 1e-3
   config.train.ema_decay = 0.999         # sampling uses the EMA weights (BatchNorm recalibrated for them)
