@@ -113,7 +113,8 @@ def base_config() -> ml_collections.ConfigDict:
       r1_every=1,                        # lazy R1: every k steps, weight x k (and Adam's lr, betas adjusted)
       lazy_on_device=False,              # lazy R1's due steps chosen by a lax.cond in one executable (as before
                                          # 2026-12-04; the main job's step 1.3x slower on XLA:CPU), not one per phase
-      ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off
+      ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off. Warm-up min(decay,
+                                         # (1 + t) / (10 + t)): 0.999 binds from step 8,990 on
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
       info_weight=1.0,                   # InfoGAN's lambda: weight of the code's mutual-information term

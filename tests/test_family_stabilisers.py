@@ -128,6 +128,29 @@ def test_train_step_keeps_the_generator_ema_with_its_warm_up():
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
 
 
+def test_ema_decays_above_the_warm_ups_last_bound_give_the_same_weights_and_the_run_says_so():
+  from jgan.objectives.losses import d_cross_entropy, g_non_saturating
+  from jgan.tasks.state import ema_warmup_note
+  # Hand derivation: (1 + t) / (10 + t) >= d  <=>  t >= (10 d - 1) / (1 - d): 8,990 for 0.999, 1,790 for 0.995;
+  # a run of n updates ends at t = n - 1, bound n / (n + 9): 0.9985 for 6,000 (1 / (1 - bound) = 6,009 / 9 = 667.7).
+  note = ema_warmup_note(0.999, 6000)
+  assert "from step 8,990 on" in note and "decay 0.99850" in note and "about 668 steps" in note
+  assert "from step 17,990 on" in ema_warmup_note(0.9995, 4500)
+  assert ema_warmup_note(0.995, 6000) is None and ema_warmup_note(0.999, 9000) is None
+  assert ema_warmup_note(0.999, 8990) is not None and ema_warmup_note(0.0, 10) is None
+  # Three updates bound the decay by 3 / 12 = 0.25 at most: 0.5 and 0.9 train the same EMA bit for bit.
+  emas, batches = [], [_toy_batch(8) for _ in range(3)]
+  for decay in (0.5, 0.9):
+    gan = _toy_gan(d_loss=d_cross_entropy, g_loss=g_non_saturating, ema_decay=decay)
+    state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))
+    for i, batch in enumerate(batches):
+      state, _ = jax.jit(gan.train_step)(state, batch, jax.random.key(i))
+    emas.append(state.ema_params["g"])
+  for a, b in zip(jax.tree.leaves(emas[0]), jax.tree.leaves(emas[1])):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert ema_warmup_note(0.5, 3) is not None
+
+
 def test_clipping_keeps_every_critic_weight_in_range_and_n_critic_counts_updates():
   gan = _toy_gan(d_loss=d_wasserstein, g_loss=g_wasserstein, d_clip=0.01, n_critic=3)
   state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))

@@ -71,7 +71,8 @@ def _recipe(config) -> None:
   config.train.num_steps = 6000          # recall (seed 0) 0.683 at 3,000 steps, 0.744 at 4,500, 0.775 at 6,000
   config.train.g_lr = 1e-3               # 5x DCGAN's 2e-4: sharper digits in the same 3,000 steps
   config.train.d_lr = 1e-3
-  config.train.ema_decay = 0.999         # sampling uses the EMA weights (BatchNorm recalibrated for them)
+  config.train.ema_decay = 0.999         # sampling uses the EMA weights (BatchNorm recalibrated for them); in
+                                         # 6,000 steps the warm-up bound (1 + t) / (10 + t) decides, not 0.999
   config.train.r1_gamma = 1.0            # R1 (Mescheder et al. 2018), lazily every 16 steps (StyleGAN2)
   config.train.r1_every = 16
   config.model.info_codes = 10           # InfoGAN: a uniform 10-way code that D's Q head must read back

@@ -5,6 +5,7 @@ and per-network dicts keyed by network name ("g", "d", "e" for BiGAN's encoder).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import flax.linen as nn
@@ -66,6 +67,29 @@ def init_net(module: nn.Module, key: jax.Array, *inputs) -> tuple[Any, Any]:
 def ema_update(ema, params, decay: float):
   """One step of the exponential moving average: decay * ema + (1 - decay) * params, leafwise."""
   return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, params)
+
+
+def ema_warmup_cap(step: int) -> float:
+  """The warm-up's bound on the EMA decay at G update number `step` (0-based): (1 + t) / (10 + t), as
+  TensorFlow's ExponentialMovingAverage with num_updates. `GAN._update_ema` uses min(ema_decay, this)."""
+  return (1.0 + step) / (10.0 + step)
+
+
+def ema_warmup_note(decay: float, num_steps: int) -> str | None:
+  """A one-line note when `decay` never binds within a run of `num_steps` G updates, else None.
+
+  min(decay, (1 + t) / (10 + t)) equals `decay` from t >= (10 decay - 1) / (1 - decay) on (8,990 for 0.999),
+  so in a shorter run every decay above the warm-up's last bound gives the same weights."""
+  if not 0.0 < decay < 1.0 or num_steps < 1:
+    return None
+  cap = ema_warmup_cap(num_steps - 1)
+  if decay <= cap:
+    return None
+  binds = math.ceil((10.0 * decay - 1.0) / (1.0 - decay) - 1e-6)  # the 1e-6: float rounding of an exact step
+  horizon = round(1 / (1 - cap))
+  return (f"note: train.ema_decay={decay:g} binds only from step {binds:,} on (the EMA warm-up, min(decay, (1 + t) / "
+          f"(10 + t))); this run's {num_steps:,} steps end at decay {cap:.5f} (about {horizon:,} "
+          f"step{'s' if horizon != 1 else ''} averaged), so any ema_decay above {cap:.5f} gives it the same weights")
 
 
 def split_logits(out):

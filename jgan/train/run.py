@@ -20,6 +20,7 @@ from jgan.core import rng, sharding
 from jgan.data import toy
 from jgan.data.pipeline import make_feeder, scale_images
 from jgan.tasks import check_labels, element_shape, init_state, make_task, open_data
+from jgan.tasks.state import ema_warmup_note
 from jgan.train import health as health_lib
 from jgan.train import hooks as hooks_lib
 from jgan.train import workdir as workdir_lib
@@ -181,6 +182,9 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
   print(f"training {config.task}/{config.model.name} on {source.name} ({source.length} examples) "
         f"from step {start} to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)"
         + (f" with the learning rates x{lr_scale:g} after rollbacks" if lr_scale != 1.0 else ""), flush=True)
+  ema_note = ema_warmup_note(float(config.train.ema_decay), num_steps)
+  if ema_note:
+    print(ema_note, flush=True)
 
   writer = None
   if log.tensorboard and hooks_lib.is_main_process():
