@@ -13,6 +13,9 @@ Rows:
                 straightforward port
   torch/eager   PyTorch eager, the loop of pytorch/examples/dcgan (DataLoader,
                 BCELoss on sigmoid outputs, G forward once) on the same model
+  torch/tuned   the same step as a PyTorch user tunes it for a GPU: data on the device,
+                bf16 autocast, channels_last, fused Adam, one CUDA graph per step
+                (`experiments.bench_gpu`)
 """
 from __future__ import annotations
 
