@@ -115,6 +115,8 @@ def base_config() -> ml_collections.ConfigDict:
                                          # 2026-12-04; the main job's step 1.3x slower on XLA:CPU), not one per phase
       ema_decay=0.0,                     # EMA of G's weights (sampling uses it); 0 = off. Warm-up min(decay,
                                          # (1 + t) / (10 + t)): 0.999 binds from step 8,990 on
+      ema_warmup=True,                   # that warm-up (TensorFlow's num_updates rule); False: the decay from step 0
+                                         # (the initial weights fade as decay**t: 0.999**6000 = 0.25%)
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
       info_weight=1.0,                   # InfoGAN's lambda: weight of the code's mutual-information term

@@ -128,6 +128,20 @@ def test_train_step_keeps_the_generator_ema_with_its_warm_up():
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
 
 
+def test_ema_without_its_warm_up_uses_the_decay_from_the_first_update():
+  from jgan.objectives.losses import d_cross_entropy, g_non_saturating
+  gan = _toy_gan(d_loss=d_cross_entropy, g_loss=g_non_saturating, ema_decay=0.5, ema_warmup=False)
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 2)))
+  history = [state.params["g"]]
+  for i in range(3):
+    state, _ = jax.jit(gan.train_step)(state, _toy_batch(8), jax.random.key(i))
+    history.append(state.params["g"])
+  # 0.5 at every update: ema = p0 / 8 + p1 / 8 + p2 / 4 + p3 / 2 (the init keeps 0.5**3 of the weight)
+  want = jax.tree.map(lambda p0, p1, p2, p3: p0 / 8 + p1 / 8 + p2 / 4 + p3 / 2, *history)
+  for got, ref in zip(jax.tree.leaves(state.ema_params["g"]), jax.tree.leaves(want)):
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref), rtol=1e-5, atol=1e-7)
+
+
 def test_ema_decays_above_the_warm_ups_last_bound_give_the_same_weights_and_the_run_says_so():
   from jgan.objectives.losses import d_cross_entropy, g_non_saturating
   from jgan.tasks.state import ema_warmup_note

@@ -135,6 +135,7 @@ class GAN:
   penalties_due: tuple[bool, ...] | None = None
   d_clip: float = 0.0            # > 0: clip D's weights to [-d_clip, d_clip] after each update
   ema_decay: float = 0.0         # > 0: keep ema_params["g"]; sampling uses it
+  ema_warmup: bool = True        # decay min(ema_decay, (1 + t) / (10 + t)); False: ema_decay from the start
   augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None  # fn(x, key) -> x, differentiable
   num_classes: int = 0           # > 0: class-conditional G and D
   acgan_weight: float = 0.0      # > 0: ACGAN auxiliary classification loss on D's second output
@@ -344,12 +345,14 @@ class GAN:
 
     The warm-up (as TensorFlow's ExponentialMovingAverage with num_updates) keeps the
     random init from lingering: with a constant 0.999 the average would still hold
-    0.999**300 = 74% of the init weights after 300 steps.
+    0.999**300 = 74% of the init weights after 300 steps. It also caps the decay below `ema_decay` until
+    t >= (10 ema_decay - 1) / (1 - ema_decay) (8,990 for 0.999); `ema_warmup=False` uses `ema_decay` from the
+    start instead.
     """
     if self.ema_decay <= 0:
       return state
     t = state.step.astype(jnp.float32)
-    decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+    decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t)) if self.ema_warmup else jnp.float32(self.ema_decay)
     return state.replace(ema_params={"g": ema_update(state.ema_params["g"], state.params["g"], decay)})
 
   def _g_loss(self, d_params, d_stats, fake, fake_y, z, key, step):
@@ -437,7 +440,8 @@ class GAN:
 # The train fields of the adversarial game, read by every task built on GAN (gan, bigan).
 GAME_FIELDS = frozenset({
     "model.latent_dim", "train.loss", "train.n_critic", "train.label_smoothing", "train.optimizer", "train.g_lr",
-    "train.d_lr", "train.b1", "train.b2", "train.lr_schedule", "train.lr_final", "train.clip", "train.ema_decay"})
+    "train.d_lr", "train.b1", "train.b2", "train.lr_schedule", "train.lr_final", "train.clip", "train.ema_decay",
+    "train.ema_warmup"})
 
 
 def validate_optimization(config) -> None:
@@ -556,7 +560,7 @@ def game_fields(config) -> dict:
   return dict(
       latent_dim=m.latent_dim, g_optimizer=optim.make_optimizer(t, t.g_lr), d_optimizer=d_optimizer,
       d_loss=d_loss, g_loss=g_loss, n_critic=t.n_critic, label_smoothing=t.label_smoothing,
-      d_penalties=optim.d_penalties(t), d_clip=t.clip, ema_decay=t.ema_decay,
+      d_penalties=optim.d_penalties(t), d_clip=t.clip, ema_decay=t.ema_decay, ema_warmup=bool(t.ema_warmup),
       augment=functools.partial(augment.diff_augment, policy=policy) if policy else None,
       pack=t.pack)
 

@@ -89,7 +89,8 @@ def ema_warmup_note(decay: float, num_steps: int) -> str | None:
   horizon = round(1 / (1 - cap))
   return (f"note: train.ema_decay={decay:g} binds only from step {binds:,} on (the EMA warm-up, min(decay, (1 + t) / "
           f"(10 + t))); this run's {num_steps:,} steps end at decay {cap:.5f} (about {horizon:,} "
-          f"step{'s' if horizon != 1 else ''} averaged), so any ema_decay above {cap:.5f} gives it the same weights")
+          f"step{'s' if horizon != 1 else ''} averaged), so any ema_decay above {cap:.5f} gives it the same weights; "
+          "train.ema_warmup=False uses the decay from step 0")
 
 
 def split_logits(out):

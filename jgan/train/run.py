@@ -182,7 +182,7 @@ def train(config, workdir: str, extra_hooks: Sequence[hooks_lib.Hook] = ()) -> A
   print(f"training {config.task}/{config.model.name} on {source.name} ({source.length} examples) "
         f"from step {start} to {num_steps} on {mesh.size} {jax.devices()[0].platform} device(s)"
         + (f" with the learning rates x{lr_scale:g} after rollbacks" if lr_scale != 1.0 else ""), flush=True)
-  ema_note = ema_warmup_note(float(config.train.ema_decay), num_steps)
+  ema_note = ema_warmup_note(float(config.train.ema_decay), num_steps) if config.train.ema_warmup else None
   if ema_note:
     print(ema_note, flush=True)
 
