@@ -65,7 +65,8 @@ def _recipe(config) -> None:
   over 1,500 or 3,000 steps (sure 91% / 94%, recall 0.70 / 0.65), a minibatch-stddev map in D
   (model.minibatch_std: sure 96%, recall 0.64), batch 128 for 1,500 steps (sure 92%, recall 0.68),
   InfoGAN's two continuous codes (model.info_continuous=2: FID 8.2, sure 93.5%, recall 0.65), R1 gamma
-  3.0 (sure 95%, recall 0.67), G width 64 (sure 93%, recall 0.65).
+  3.0 (sure 95%, recall 0.67), G width 64 (sure 93%, recall 0.65), the EMA's 0.999 from the first update
+  (train.ema_warmup=False at 6,000 steps, seeds 0-2: sure 93.6%, FID 6.2, recall 0.74).
   The rows above the phase change reproduce bit for bit with --config.train.lazy_on_device=True."""
   digit_nets(config)
   config.train.num_steps = 6000          # recall (seed 0) 0.683 at 3,000 steps, 0.744 at 4,500, 0.775 at 6,000
