@@ -36,9 +36,11 @@ import numpy as np
 from absl import flags
 
 from experiments.configs import bench as bench_configs
+from jgan import features
 from jgan.bench import features as bench_features
 from jgan.bench import speed
 from jgan.core import cli
+from jgan.core.errors import UserError
 from jgan.data.embedded import embedded_npz_path, load_embedded_arrays
 from jgan.data.sources import open_source
 
@@ -158,19 +160,16 @@ def feature_rows(budget: Budget, out: dict) -> None:
   out["lenet-mnist"] = bench_features.jgan_features_per_second("lenet-mnist", digits)
   _print(json.dumps(out["lenet-mnist"]))
   if _CHECK_LENET.value:
-    from jgan.features import get
     with np.load(_CHECK_LENET.value) as data:
       theirs = data["features"]
-    ours = get("lenet-mnist")(load_embedded_arrays()[0][:len(theirs), ..., None])["features"]
+    ours = features.get("lenet-mnist")(load_embedded_arrays()[0][:len(theirs), ..., None])["features"]
     out["lenet-mnist_check"] = {"images": len(theirs), "max_abs_diff": float(np.abs(ours - theirs).max()),
                                 "relative_l2": float(np.linalg.norm(ours - theirs) / np.linalg.norm(theirs))}
     _print("lenet-mnist against the features computed elsewhere:", json.dumps(out["lenet-mnist_check"]))
   cifar_like = np.random.default_rng(0).integers(0, 256, (_INCEPTION_N.value, 32, 32, 3), dtype=np.uint8)
   try:
-    extractor = None
-    from jgan.features import get
-    extractor = get("inception", _WEIGHTS.value)
-  except Exception as e:  # noqa: BLE001 - no weights on this machine: time the same network on random weights
+    extractor = features.get("inception", _WEIGHTS.value)
+  except UserError as e:  # no weights on this machine: time the same network on random weights
     _print(f"inception weights: {str(e)[:200]}; timing random weights of the same shapes")
     extractor = bench_features.random_inception_extractor()
   out["inception"] = bench_features.jgan_features_per_second("inception", cifar_like, extractor=extractor)

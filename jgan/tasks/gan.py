@@ -39,7 +39,7 @@ from jgan.models.layers import code_digits, spread_codes
 from jgan.objectives import augment, losses, regularizers
 from jgan.objectives.losses import DLoss, GLoss
 from jgan.tasks import base
-from jgan.tasks.state import GANState, apply_net, ema_update, init_net, split_logits
+from jgan.tasks.state import GANState, apply_net, ema_update, ema_warmup_cap, init_net, split_logits
 from jgan.train import optim
 
 RECALIBRATION_BATCH = 512   # latents whose batch statistics become the EMA G's BatchNorm statistics
@@ -352,7 +352,7 @@ class GAN:
     if self.ema_decay <= 0:
       return state
     t = state.step.astype(jnp.float32)
-    decay = jnp.minimum(self.ema_decay, (1.0 + t) / (10.0 + t)) if self.ema_warmup else jnp.float32(self.ema_decay)
+    decay = jnp.minimum(self.ema_decay, ema_warmup_cap(t)) if self.ema_warmup else jnp.float32(self.ema_decay)
     return state.replace(ema_params={"g": ema_update(state.ema_params["g"], state.params["g"], decay)})
 
   def _g_loss(self, d_params, d_stats, fake, fake_y, z, key, step):
