@@ -201,8 +201,13 @@ def minibatch_stddev(x: jax.Array, group_size: int = 4) -> jax.Array:
   g = min(group_size, b)
   if b % g:
     raise ValueError(f"minibatch stddev: batch {b} is not a multiple of the group size {g}")
-  y = x.reshape(g, b // g, h, w, c)
-  std = jnp.sqrt(jnp.var(y, axis=0) + 1e-8)          # (B/G, H, W, C), biased variance over the group
+  # The group's members as G static slices, summed elementwise: XLA:CPU reduces over a short leading
+  # axis about 10x slower than it adds slices (1.9 against 0.19 ms forward for (64, 7, 7, 64) on a
+  # 2-core CPU), which made the main job's step 30% slower with the map on. Same values as jnp.var.
+  members = list(x.reshape(g, b // g, h, w, c))
+  mean = sum(members[1:], members[0]) / g
+  var = sum(((m - mean) ** 2 for m in members[1:]), (members[0] - mean) ** 2)
+  std = jnp.sqrt(var / g + 1e-8)                        # (B/G, H, W, C), biased variance over the group
   stat = jnp.mean(std, axis=(1, 2, 3))                 # (B/G,)
   stat = jnp.tile(stat, g)                             # example b -> group b % (B/G)
   return jnp.concatenate([x, jnp.broadcast_to(stat[:, None, None, None], (b, h, w, 1)).astype(x.dtype)], axis=-1)
