@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy.signal import correlate
 
 from jgan.eval import probe
@@ -49,6 +50,20 @@ def test_minibatch_stddev_matches_numpy_over_strided_groups():
     group = x[b % 2::2]            # examples b, b +- 2, ...: StyleGAN's strided groups of 4
     want = np.mean(np.sqrt(np.var(group, axis=0) + 1e-8))
     np.testing.assert_allclose(out[b, :, :, 2], want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("group_size", [1, 2, 3, 8, 32])
+def test_minibatch_stddev_group_sizes_match_numpy(group_size):
+  """The map adds the group's slices (XLA:CPU reduces a short leading axis slowly): any group size G, including
+  G = 1 (std 1e-4 = sqrt(1e-8)) and G > B (clipped to B), gives numpy's biased std over strided groups."""
+  # Its own stream, not RNG: the tests below read RNG's next draws.
+  x = np.random.default_rng(group_size).normal(size=(24, 2, 2, 3)).astype(np.float32)
+  g = min(group_size, len(x))
+  out = np.asarray(jax.jit(minibatch_stddev, static_argnums=1)(jnp.asarray(x), group_size))
+  for i in range(len(x)):
+    group = x[i % (len(x) // g)::len(x) // g]
+    assert len(group) == g
+    np.testing.assert_allclose(out[i, :, :, -1], np.mean(np.sqrt(np.var(group, axis=0) + 1e-8)), rtol=1e-5)
 
 
 def test_dcgan_minibatch_std_lets_d_see_its_group_and_only_its_group():
