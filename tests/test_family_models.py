@@ -66,6 +66,14 @@ def test_minibatch_stddev_group_sizes_match_numpy(group_size):
     np.testing.assert_allclose(out[i, :, :, -1], np.mean(np.sqrt(np.var(group, axis=0) + 1e-8)), rtol=1e-5)
 
 
+def test_minibatch_stddev_of_bfloat16_features_is_computed_in_float32():
+  x = jnp.asarray(np.random.default_rng(5).normal(size=(8, 3, 3, 4)), jnp.bfloat16)
+  out = minibatch_stddev(x, 4)
+  assert out.dtype == jnp.bfloat16 and out.shape == (8, 3, 3, 5)
+  want = minibatch_stddev(x.astype(jnp.float32), 4)[..., -1].astype(jnp.bfloat16)   # then rounded once
+  np.testing.assert_array_equal(np.asarray(out[..., -1], np.float32), np.asarray(want, np.float32))
+
+
 def test_dcgan_minibatch_std_lets_d_see_its_group_and_only_its_group():
   x = jnp.asarray(RNG.uniform(-1, 1, size=(8, 16, 16, 1)), jnp.float32)
   moved = x.at[0].multiply(-1.0)                                    # change example 0 only
