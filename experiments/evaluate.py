@@ -9,7 +9,7 @@ images, or a dataset name (mnist10k, a tfds name). --extractor is inception
 (weights: see jgan.features.weights; --weights=PATH to choose) or lenet-mnist;
 a --workdir run defaults to lenet-mnist on MNIST and inception otherwise.
 Metrics: fid, kid, pr (precision/recall), dc (density/coverage), is, confident,
-class_kl, stacked_mnist.
+class_kl, stacked_mnist, code_purity (a --workdir run with a class code: does each value draw one digit).
 """
 import json
 
@@ -25,7 +25,8 @@ _REF = flags.DEFINE_string("ref", None, "Reference images (.npz, folder, zip or 
 _REF_SPLIT = flags.DEFINE_string("ref_split", "train", "Split of a reference folder/zip/dataset (train/test).")
 _IMAGES_SPLIT = flags.DEFINE_string("images_split", "train", "Split of an --images folder/zip/dataset (train/test; "
                                     "the embedded mnist10k also has heldout and pool).")
-_METRICS = flags.DEFINE_string("metrics", "fid", "Comma-separated: fid,kid,pr,dc,is,class_kl,confident,stacked_mnist.")
+_METRICS = flags.DEFINE_string("metrics", "fid", "Comma-separated: fid,kid,pr,dc,is,class_kl,confident,stacked_mnist,"
+                               "code_purity.")
 _EXTRACTOR = flags.DEFINE_string("extractor", None, "inception or lenet-mnist (default: inception; for a "
                                  "--workdir run on MNIST, lenet-mnist).")
 _WEIGHTS = flags.DEFINE_string("weights", None, "Extractor weights file (.pt, .pth, .whl, .npz).")

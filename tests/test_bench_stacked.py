@@ -49,6 +49,9 @@ def test_a_run_is_trained_scored_and_then_only_read(tmp_path, tfds_dir):
   scores, seconds = bench.score_run(config, workdir)
   assert 1 <= scores["modes"] <= 200 and scores["kl"] >= 0 and seconds > 0
   assert scores["kl"] == pytest.approx(scores["channel_kl"] + scores["dependence_kl"], abs=1e-9)
+  # The recipe's three codes, one per channel, are read back per channel: 10 values each.
+  assert [len(values) for values in scores["code_top_class"]] == [10, 10, 10]
+  assert 0.1 <= scores["code_purity_min"] <= scores["code_purity"] <= 1 and 1 <= scores["code_classes"] <= 10
   result_path = os.path.join(workdir, bench.RESULT_FILE)
   written = os.stat(result_path).st_mtime_ns
   assert bench.score_run(config, workdir) == (scores, seconds)          # finished: re-read, not re-scored

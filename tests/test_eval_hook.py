@@ -15,7 +15,8 @@ def test_training_evaluates_every_k_steps_and_keeps_the_best_checkpoint(smoke_co
   monkeypatch.setenv("JGAN_CACHE", str(tmp_path / "cache"))
   config = smoke_config
   config.train.num_steps = 6
-  config.eval = eval_config(every_steps=2, metrics="fid,pr", num_samples=64, num_reference=256,
+  config.model.info_codes = 10   # the main job's InfoGAN code, which code_purity reads
+  config.eval = eval_config(every_steps=2, metrics="fid,pr,code_purity", num_samples=64, num_reference=256,
                             extractor="lenet-mnist", best_metric="fid")
   workdir = str(tmp_path / "run")
   train(config, workdir)
@@ -24,13 +25,45 @@ def test_training_evaluates_every_k_steps_and_keeps_the_best_checkpoint(smoke_co
   evals = [r for r in records if "eval/fid" in r]
   assert [r["step"] for r in evals] == [2, 4, 6]
   assert all(np.isfinite(r["eval/fid"]) and 0 <= r["eval/precision"] <= 1 for r in evals)
+  # 64 samples over 10 code values: each value has 6 or 7, so its commonest digit holds at least 1/7 of them.
+  assert all(1 / 7 <= r["eval/code_purity_min"] <= r["eval/code_purity"] <= 1 for r in evals)
+  assert all(1 <= r["eval/code_classes"] <= 10 for r in evals)
   best = min(evals, key=lambda r: r["eval/fid"])["step"]
   assert sorted(int(d) for d in os.listdir(os.path.join(workdir, "best")) if d.isdigit()) == [best]
   # The run can be scored afterwards from its newest checkpoint, against its own training data.
-  result = evaluate_run(workdir, "fid", num=64, num_reference=256)
+  result = evaluate_run(workdir, "fid,code_purity", num=64, num_reference=256)
   assert result["provenance"]["run"]["step"] == 6
   assert result["provenance"]["extractor"] == "lenet-mnist"  # the default for MNIST runs
   assert result["provenance"]["reference"]["name"] == "mnist10k"
+  scores = result["scores"]
+  assert len(scores["code_top_class"]) == len(scores["code_top_share"]) == 10
+  assert scores["code_purity"] == pytest.approx(np.mean(scores["code_top_share"]))
+  assert scores["code_purity_min"] == min(scores["code_top_share"])
+  assert scores["code_classes"] == len(set(scores["code_top_class"]))
+
+
+def test_eval_samples_take_generates_default_labels_batch_by_batch(smoke_config):
+  """The in-training samples' codes (what code_purity compares with) are the labels generate used to pick by
+  itself: GAN.shown_labels from 0 in every batch of 256."""
+  from jgan import tasks
+  from jgan.eval.hook import sample_labels
+  smoke_config.model.info_codes = 10
+  gan = tasks.make_task(smoke_config, (28, 28, 1))
+  labels = sample_labels(gan, 300)
+  np.testing.assert_array_equal(labels, np.concatenate([np.arange(256) % 10, np.arange(44) % 10]))
+  smoke_config.model.info_codes = 0
+  assert sample_labels(tasks.make_task(smoke_config, (28, 28, 1)), 300) is None
+
+
+def test_code_purity_needs_a_run_with_a_code(smoke_config, tmp_path, monkeypatch):
+  from jgan.eval import evaluate
+  monkeypatch.setenv("JGAN_CACHE", str(tmp_path / "cache"))
+  images = np.zeros((20, 28, 28, 1), np.uint8)
+  with pytest.raises(UserError, match="score a run"):
+    evaluate(images, None, "code_purity", extractor="lenet-mnist")
+  smoke_config.eval = eval_config(every_steps=2, metrics="code_purity", num_samples=16)
+  with pytest.raises(UserError, match="draws no class code"):
+    train(smoke_config, str(tmp_path / "run"))
 
 
 @pytest.mark.parametrize("metric,best_step", [("precision", 2), ("fid", 4)])

@@ -37,7 +37,13 @@ def _recipe(config) -> None:
   its hidden dense layer: with it (`model.dense_hidden=512`) seed 0 hit 955 modes, KL 0.392 (README). A
   minibatch-stddev map in D (`model.minibatch_std=True`) gave KL 0.160 +- 0.017 over 3 seeds against this
   recipe's 0.170 +- 0.018, inside the seeds' spread (seed 2 got worse), so it is not part of it; a code
-  weight of 1.0 instead of 0.1 gave 0.212 on seed 0 (0.176 here).
+  weight of 1.0 instead of 0.1 gave 0.212 on seed 0 (0.176 here). Both together, the main job's nets as they
+  are now, gave 0.110 +- 0.021 at 12,000 steps against this recipe's 0.121 +- 0.016 (seeds 0-2: 0.094, 0.096,
+  0.140 against 0.125, 0.100, 0.139): even digit shares per channel, more dependence between channels, and
+  seed 2 no better, so they stay switches too.
+
+  The codes do not do what their design meant (README): Q reads them back, but a code's value decides its
+  channel's digit in only 29-41% of the samples (`--metrics=code_purity` of experiments.evaluate).
 
   12,000 steps (6,000 for the plain DCGAN): once the device feeder stopped re-shuffling the 100,000 stacks in
   every step, a run of 6,000 steps took 11 min alone, and twice the steps lowered every seed's KL (seeds 0-2:

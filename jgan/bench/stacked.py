@@ -33,12 +33,19 @@ def report(config, workdir: str) -> dict:
   """Scores `config.eval.num_samples` samples of the run in `workdir` (EMA weights), prints one line and
   writes workdir/stacked_mnist.json; returns the scores (modes, kl, channel_kl, dependence_kl, shares)."""
   from jgan import eval as jeval
-  result = jeval.evaluate_run(workdir, "stacked_mnist", num=config.eval.num_samples, seed=config.seed)
+  # With a code per channel (jgan's recipe), also how cleanly each code value draws one digit: a channel's
+  # uneven digit shares come from values that share a digit.
+  metrics = "stacked_mnist,code_purity" if config.model.get("info_codes", 0) else "stacked_mnist"
+  result = jeval.evaluate_run(workdir, metrics, num=config.eval.num_samples, seed=config.seed)
   scores = result["scores"]
   print(f"Stacked MNIST on {scores['num_samples']} samples: {scores['modes']}/1000 modes, "
         f"KL to uniform {scores['kl']:.3f} (channels' digit shares {scores['channel_kl']:.3f}, "
         f"{100 * scores['share_min']:.1f}-{100 * scores['share_max']:.1f}%; dependence between channels "
         f"{scores['dependence_kl']:.3f})")
+  if "code_purity" in scores:
+    print(f"Codes (code g draws channel {scores['code_channels']}[g]): a value's commonest digit holds "
+          f"{scores['code_purity']:.3f} of its samples on average (lowest {scores['code_purity_min']:.2f}); each "
+          f"code's 10 values settle on at least {scores['code_classes']} distinct digits")
   with open(os.path.join(workdir, RESULT_FILE), "w") as f:
     json.dump(result, f, indent=2, sort_keys=True)
   return scores

@@ -15,6 +15,10 @@ Metric names:
   confident      fraction of images the extractor's classifier gives >= 0.9 probability, and the rarest /
                  commonest class share among those (lenet-mnist: is it a clear digit, which digits)
   stacked_mnist  modes, kl over the 1000 Stacked-MNIST modes (28x28x3 images; always lenet-mnist)
+  code_purity    how cleanly each value of a run's class code (InfoGAN's, or a cGAN's label) draws one digit:
+                 code_purity, code_purity_min, code_classes, and per value its digit and share
+                 (jgan.metrics.classes.code_purity; lenet-mnist; several codes: each against the channel
+                 it draws best, code_channels; a run's samples only: it needs the codes they were drawn with)
 
 Reference features are cached under `<cache>/reference/` (see
 `jgan.features.weights.cache_dir`), keyed by the extractor's provenance and
@@ -23,12 +27,14 @@ the SHA-256 of the reference pixels, and written atomically.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jgan import features as features_lib
@@ -38,8 +44,9 @@ from jgan.features import weights as weights_lib
 from jgan.metrics import classes, inception_score, precision_recall, stacked_mnist
 from jgan.metrics import fid as fid_lib
 from jgan.metrics import kid as kid_lib
+from jgan.models.layers import code_digits
 
-METRICS = ("fid", "kid", "pr", "dc", "is", "class_kl", "confident", "stacked_mnist")
+METRICS = ("fid", "kid", "pr", "dc", "is", "class_kl", "confident", "stacked_mnist", "code_purity")
 _NEEDS_REFERENCE = {"fid", "kid", "pr", "dc", "class_kl"}
 _NEEDS_LOGITS = {"is", "class_kl", "confident"}
 PR_K = 3
@@ -90,9 +97,9 @@ def _class_ids(logits: np.ndarray) -> np.ndarray:
 
 
 def feature_metrics(metrics) -> list[str]:
-  """The metrics computed from a feature extractor's outputs (all but stacked_mnist, which reads lenet-mnist
-  per channel and needs no reference)."""
-  return [m for m in metrics if m != "stacked_mnist"]
+  """The metrics computed from a feature extractor's outputs (all but stacked_mnist and code_purity, which
+  read lenet-mnist per channel and need no reference)."""
+  return [m for m in metrics if m not in ("stacked_mnist", "code_purity")]
 
 
 def stacked_mnist_scores(images: np.ndarray, batch_size: int | None = None) -> dict:
@@ -101,6 +108,38 @@ def stacked_mnist_scores(images: np.ndarray, batch_size: int | None = None) -> d
   lenet = features_lib.get("lenet-mnist")
   return stacked_mnist.stacked_mnist_metrics(
       images, lambda x: _class_ids(lenet(x, batch_size=batch_size, with_logits=True)["logits"]))
+
+
+def code_purity_scores(images: np.ndarray, labels, num_classes: int, code_groups: int = 1,
+                       batch_size: int | None = None) -> dict:
+  """`jgan.metrics.classes.code_purity` of uint8 (N, H, W, C) samples that a G drew with the int (N,) `labels`
+  of its num_classes-way class code, split into `code_groups` independent codes, one per channel (Stacked
+  MNIST: three 10-way codes); lenet-mnist reads each channel's digit.
+
+  Nothing ties code g to channel g (Q reads every code from the whole image), so with several codes each is
+  read against the channel of the one-to-one matching that makes the codes purest on average; it is
+  returned as "code_channels" (code g -> channel code_channels[g])."""
+  images, labels = np.asarray(images), np.asarray(labels)
+  base = round(num_classes ** (1.0 / code_groups)) if num_classes else 0
+  if not num_classes or base ** code_groups != num_classes:
+    raise UserError(f"code_purity needs a run that draws a class code (model.info_codes or model.num_classes); "
+                    f"this one has {num_classes} classes in {code_groups} groups")
+  if images.ndim != 4 or images.shape[-1] != code_groups or labels.shape != images.shape[:1]:
+    raise UserError(f"code_purity reads one code per channel: got {code_groups} codes for images of shape "
+                    f"{images.shape} and labels of shape {labels.shape}")
+  if code_groups == 3 and images.shape[1:3] == (32, 32):   # the 32 px Stacked-MNIST layout: 28 px digits padded by 2
+    images = images[:, 2:30, 2:30]
+  n = images.shape[0]
+  lenet = features_lib.get("lenet-mnist")
+  channels = np.concatenate([images[..., g:g + 1] for g in range(code_groups)])   # channel-major
+  digits = _class_ids(lenet(channels, batch_size=batch_size, with_logits=True)["logits"]).reshape(code_groups, n).T
+  codes = np.asarray(code_digits(jnp.asarray(labels), base, code_groups))
+  if code_groups == 1:
+    return classes.code_purity(codes[:, 0], digits[:, 0], base, lenet.num_classes)
+  matchings = [list(order) for order in itertools.permutations(range(code_groups))]
+  scored = [classes.code_purity(codes, digits[:, order], base, lenet.num_classes) for order in matchings]
+  best = max(range(len(matchings)), key=lambda i: scored[i]["code_purity"])   # the first of any ties
+  return {**scored[best], "code_channels": matchings[best]}
 
 
 def score_features(metrics: Sequence[str], gen: dict, ref: dict | None, seed: int = 0,
@@ -150,7 +189,7 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
              num: int | None = None, num_reference: int | None = None, seed: int = 0,
              batch_size: int | None = None, cache: bool = True, resolution: int = 0, channels: int = 0,
              reference_split: str = "train", data_dir: str = "", kid_subsets: int = 100,
-             kid_subset_size: int = 1000, images_split: str = "train") -> dict:
+             kid_subset_size: int = 1000, images_split: str = "train", codes: dict | None = None) -> dict:
   """Scores `images` against `reference`; returns {"scores": {...}, "provenance": {...}}.
 
   Args:
@@ -161,6 +200,8 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
     num, num_reference: seeded random subsets (None: all).
     images_split, reference_split: the split read from a folder/zip/dataset (for the embedded digits also
       "heldout", the 1,000 lenet-mnist never saw, and "pool", the other 9,000: jgan.data.splits).
+    codes: for code_purity, {"labels": int (N,), "num_classes", "code_groups"}: the class code each of the
+      images was drawn with (`evaluate_run` passes its samples' codes).
   """
   start = time.time()
   metrics = parse_metrics(metrics)
@@ -181,6 +222,13 @@ def evaluate(images, reference=None, metrics=("fid",), extractor: str = "incepti
   if "stacked_mnist" in metrics:
     result["scores"].update(stacked_mnist_scores(gen_images, batch_size))
     record["stacked_mnist_classifier"] = features_lib.get("lenet-mnist").provenance()
+  if "code_purity" in metrics:
+    if codes is None or num is not None:
+      raise UserError("code_purity needs the class codes the images were drawn with: score a run "
+                      "(--workdir=RUN), not an image set")
+    result["scores"].update(code_purity_scores(gen_images, codes["labels"], codes["num_classes"],
+                                               codes.get("code_groups", 1), batch_size))
+    record["code_purity_classifier"] = features_lib.get("lenet-mnist").provenance()
   if extracted:
     ex = features_lib.get(extractor, weights)
     if any(m in _NEEDS_LOGITS for m in extracted) and not ex.num_classes:
@@ -221,10 +269,15 @@ def evaluate_run(workdir: str, metrics=("fid",), num: int = 10000, seed: int = 0
   if len(sampler.element_shape) == 1:
     raise UserError(f"{workdir} is a 2D toy run: score it with jgan.metrics.modes, not image metrics")
   samples = sampler.sample(jax.random.key(seed), num)
+  gan = sampler.gan
+  codes = None
+  if getattr(gan, "num_classes", 0):   # the sampler's default labels: GAN.shown_labels
+    codes = {"labels": np.asarray(gan.shown_labels(num)), "num_classes": gan.num_classes,
+             "code_groups": getattr(gan, "code_groups", 1)}
   result = evaluate(samples, str(data.source), metrics, extractor or default_extractor(data), weights,
                     num_reference=num_reference, seed=seed, batch_size=batch_size, cache=cache,
                     resolution=data.resolution, channels=data.channels, reference_split=data.split,
-                    data_dir=data.get("data_dir", ""))
+                    data_dir=data.get("data_dir", ""), codes=codes)
   result["provenance"]["run"] = {"workdir": os.path.abspath(workdir), "step": sampler.step}
   result["provenance"]["images"]["name"] = f"samples of {os.path.abspath(workdir)} at step {sampler.step}"
   return result

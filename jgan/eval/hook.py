@@ -37,7 +37,9 @@ from jgan.train import workdir as workdir_lib
 from jgan.train.hooks import Hook
 
 BEST_DIR = "best"
-_MAXIMISED = {"precision", "recall", "density", "coverage", "is", "modes"}
+_MAXIMISED = {"precision", "recall", "density", "coverage", "is", "modes", "code_purity", "code_purity_min",
+              "code_classes"}
+_CODE_PURITY_SCALARS = ("code_purity", "code_purity_min", "code_classes")
 
 
 def eval_config(**overrides) -> ml_collections.ConfigDict:
@@ -80,7 +82,7 @@ class EvalHook(Hook):
   def __init__(self, every_steps: int, sample_fn: Callable[[Any], np.ndarray], reference_images: np.ndarray,
                reference_identity: dict, extractor, metrics, jsonl_path: str, writer=None,
                best: BestCheckpoint | None = None, seed: int = 0, batch_size: int | None = None,
-               print_fn: Callable[[str], None] = lambda s: print(s, flush=True)):
+               print_fn: Callable[[str], None] = lambda s: print(s, flush=True), codes: dict | None = None):
     self.every_steps = every_steps
     self.sample_fn = sample_fn
     self.reference_images = reference_images
@@ -94,6 +96,7 @@ class EvalHook(Hook):
     self.seed = seed
     self.batch_size = batch_size
     self.print_fn = print_fn
+    self.codes = codes   # code_purity: {"labels", "num_classes", "code_groups"} of sample_fn's samples
     self._reference = None
     if best is not None and best.metric not in self._score_names():
       raise UserError(f"config.eval.best_metric={best.metric!r} is not among the scores of "
@@ -103,7 +106,8 @@ class EvalHook(Hook):
     names = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"],
              "dc": ["density", "coverage"], "is": ["is", "is_std"], "class_kl": ["class_kl"],
              "confident": ["confident", "confident_min_share", "confident_max_share"],
-             "stacked_mnist": ["modes", "kl", "channel_kl", "dependence_kl", "share_min", "share_max"]}
+             "stacked_mnist": ["modes", "kl", "channel_kl", "dependence_kl", "share_min", "share_max"],
+             "code_purity": list(_CODE_PURITY_SCALARS)}
     return [n for m in self.metrics for n in names[m]]
 
   def scores(self, state: Any) -> dict:
@@ -111,6 +115,10 @@ class EvalHook(Hook):
     scores = {}
     if "stacked_mnist" in self.metrics:  # lenet-mnist per channel; no reference, no feature extractor
       scores.update(evaluate_lib.stacked_mnist_scores(images, self.batch_size))
+    if "code_purity" in self.metrics:   # the curves take its scalars; the per-value lists are evaluate_run's
+      purity = evaluate_lib.code_purity_scores(images, self.codes["labels"], self.codes["num_classes"],
+                                               self.codes["code_groups"], self.batch_size)
+      scores.update({name: purity[name] for name in _CODE_PURITY_SCALARS})
     if self.feature_metrics:
       if self._reference is None:  # extracted once per run, from the cache when an earlier run made it
         self._reference = evaluate_lib.reference_features(self.extractor, self.reference_images,
@@ -138,14 +146,28 @@ def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable
     raise UserError("config.eval needs a generative task (one with generate); this task has none")
   key = rng.named(jax.random.key(seed), "eval")
   z = np.asarray(task.latents(key, num))
+  labels = sample_labels(task, num, batch_size)
   sampling_state = jax.jit(lambda state: task.sampling_state(state, rng.named(key, "recalibrate")))
-  generate = jax.jit(lambda state, z, i: task.generate(state, z, key=jax.random.fold_in(rng.named(key, "noise"), i))[0])
+  noise = lambda i: jax.random.fold_in(rng.named(key, "noise"), i)
+  if labels is None:
+    generate = jax.jit(lambda state, z, y, i: task.generate(state, z, key=noise(i))[0])
+  else:
+    generate = jax.jit(lambda state, z, y, i: task.generate(state, z, labels=y, key=noise(i))[0])
 
   def sample_fn(state):
     state = sampling_state(state)
-    parts = [np.asarray(generate(state, z[i:i + batch_size], i)) for i in range(0, num, batch_size)]
+    parts = [np.asarray(generate(state, z[i:i + batch_size], None if labels is None else labels[i:i + batch_size], i))
+             for i in range(0, num, batch_size)]
     return image_lib.to_uint8(np.concatenate(parts))
   return sample_fn
+
+
+def sample_labels(task, num: int, batch_size: int = 256) -> np.ndarray | None:
+  """int (num,) the class codes of `make_sample_fn`'s samples (None for an unconditional task): each batch of
+  `batch_size` takes `shown_labels` from 0, as `generate`'s default did before the labels were explicit."""
+  if not getattr(task, "num_classes", 0):
+    return None
+  return np.concatenate([np.asarray(task.shown_labels(min(batch_size, num - i))) for i in range(0, num, batch_size)])
 
 
 def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
@@ -159,7 +181,13 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
     raise UserError("config.eval scores images; the 2D toy sets are scored with jgan.metrics.modes")
   if e.num_samples < 2:
     raise UserError(f"config.eval.num_samples={e.num_samples}: need at least 2 samples")
-  extractor, reference, identity = None, None, None
+  extractor, reference, identity, codes = None, None, None, None
+  if "code_purity" in evaluate_lib.parse_metrics(e.metrics):
+    if not getattr(task, "num_classes", 0):
+      raise UserError("config.eval.metrics has code_purity, but this run draws no class code: set "
+                      "model.info_codes (InfoGAN) or train a class-conditional model, or drop code_purity")
+    codes = {"labels": sample_labels(task, e.num_samples), "num_classes": task.num_classes,
+             "code_groups": getattr(task, "code_groups", 1)}
   if evaluate_lib.feature_metrics(evaluate_lib.parse_metrics(e.metrics)):
     # Only the feature metrics need an extractor and reference images: Stacked MNIST alone on RGB stacks
     # would otherwise run Inception over 10,000 training images (about 25 minutes on a 2-core CPU) for nothing.
@@ -173,4 +201,4 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
   best = BestCheckpoint(os.path.join(workdir, BEST_DIR), e.best_metric) if e.best_metric else None
   return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples), reference, identity, extractor,
                   e.metrics, os.path.join(workdir, workdir_lib.METRICS_FILE), writer, best, config.seed,
-                  e.batch_size or None)
+                  e.batch_size or None, codes=codes)

@@ -67,3 +67,46 @@ def confident_shares(logits, num_classes: int, threshold: float = 0.9) -> dict:
   return {"confident": float(sure.mean()), "confident_min_share": float(shares.min()),
           "confident_max_share": float(shares.max())}
 
+
+
+def code_purity(codes, predicted, num_codes: int, num_classes: int) -> dict:
+  """How cleanly each value of a generator's categorical code draws one class: InfoGAN's figure 2
+  (Chen et al. 2016, arXiv:1606.03657), where each value of a 10-way code draws one digit, as numbers.
+
+  Args:
+    codes: int (N,) or (N, G): the value in [0, num_codes) of each of a sample's G codes (G = 1: one code).
+    predicted: int, the same shape: the class a classifier reads for each code (for Stacked MNIST, code g
+      against the digit of channel g).
+    num_codes: the values per code; num_classes: the classifier's classes.
+  Returns:
+    {"code_purity": the share of a code value's samples in that value's commonest class, averaged over
+       the values (and groups); 1.0 when every value draws one class,
+     "code_purity_min": the lowest of those shares,
+     "code_classes": how many distinct classes the values' commonest classes are (the fewest over the
+       groups): num_classes when every class has a value of its own, fewer when values share a class,
+     "code_top_class", "code_top_share": per value, its commonest class and that class's share
+       (a list per group when G > 1)}.
+  """
+  codes, predicted = np.asarray(codes), np.asarray(predicted)
+  if codes.shape != predicted.shape or codes.ndim not in (1, 2) or codes.size == 0:
+    raise UserError(f"codes {codes.shape} and predicted classes {predicted.shape} must be equal, "
+                    "non-empty (N,) or (N, G)")
+  grouped = codes.ndim == 2
+  codes, predicted = codes.reshape(codes.shape[0], -1), predicted.reshape(predicted.shape[0], -1)
+  tops, shares = [], []
+  for group in range(codes.shape[1]):
+    counts = np.zeros((num_codes, num_classes), np.int64)
+    np.add.at(counts, (codes[:, group], predicted[:, group]), 1)
+    missing = np.flatnonzero(counts.sum(axis=1) == 0)
+    if missing.size:
+      raise UserError(f"code value {int(missing[0])} drew no sample: score at least {num_codes} samples that "
+                      "take every value")
+    tops.append(counts.argmax(axis=1))
+    shares.append(counts.max(axis=1) / counts.sum(axis=1))
+  all_shares = np.concatenate(shares)
+  out_top = [t.tolist() for t in tops]
+  out_share = [s.tolist() for s in shares]
+  return {"code_purity": float(all_shares.mean()), "code_purity_min": float(all_shares.min()),
+          "code_classes": int(min(len(np.unique(t)) for t in tops)),
+          "code_top_class": out_top if grouped else out_top[0],
+          "code_top_share": out_share if grouped else out_share[0]}
