@@ -19,7 +19,9 @@ def test_summary_row_is_mean_and_population_std_over_seeds():
   # By hand: modes 995 +- 5, KL 0.2 +- 0.1, channels 0.13 +- 0.07, dependence 0.07 +- 0.03,
   # shares over both seeds 5%..12%, 800 s per run.
   assert bench.summary_row("jgan", runs) == ("jgan", "995.0 +- 5.0", "0.200 +- 0.100", "0.130 +- 0.070",
-                                              "0.070 +- 0.030", "5.0-12.0%", "800")
+                                              "0.070 +- 0.030", "5.0-12.0%", "", "800")
+  runs[0][0]["code_purity"], runs[1][0]["code_purity"] = 0.9, 0.5   # a recipe with codes: 0.7 +- 0.2
+  assert bench.summary_row("jgan", runs)[6] == "0.700 +- 0.200"
 
 
 def test_table_has_the_rows_the_real_data_and_the_papers():
@@ -27,8 +29,8 @@ def test_table_has_the_rows_the_real_data_and_the_papers():
   table = bench.format_table([row], _scores(1000, 0.034, 0.013, 0.020, 0.085, 0.114), num_seeds=1)
   lines = table.splitlines()
   assert lines[0] == "Stacked MNIST, 26,000 samples per run, 1 seeds (mean +- std)"
-  assert lines[3] == "| dcgan | 942.0 +- 0.0 | 0.648 +- 0.000 | 0.611 +- 0.000 | 0.037 +- 0.000 | 0.4-28.6% | 1200 |"
-  assert lines[4] == "| real data (held-out digits, 26,000 stacks) | 1000 | 0.034 | 0.013 | 0.020 | 8.5-11.4% | |"
+  assert lines[3] == "| dcgan | 942.0 +- 0.0 | 0.648 +- 0.000 | 0.611 +- 0.000 | 0.037 +- 0.000 | 0.4-28.6% |  | 1200 |"
+  assert lines[4] == "| real data (held-out digits, 26,000 stacks) | 1000 | 0.034 | 0.013 | 0.020 | 8.5-11.4% | | |"
   assert [line.split(" | ")[0] for line in lines[5:]] == ["| " + name for name, _, _ in bench.ANCHORS]
   assert all(line.count("|") == lines[2].count("|") for line in lines[1:])   # every row has every column
 
@@ -56,10 +58,18 @@ def test_a_run_is_trained_scored_and_then_only_read(tmp_path, tfds_dir):
   written = os.stat(result_path).st_mtime_ns
   assert bench.score_run(config, workdir) == (scores, seconds)          # finished: re-read, not re-scored
   assert os.stat(result_path).st_mtime_ns == written
-  # A result scored before the KL was split gets scored again, to the same numbers (same seed, same samples).
+  # A result scored before the KL was split, or before the codes were read back, gets scored again, to the same
+  # numbers (same seed, same samples).
   with open(result_path) as f:
     result = json.load(f)
   del result["scores"]["channel_kl"]
+  with open(result_path, "w") as f:
+    json.dump(result, f)
+  rescored, again = bench.score_run(config, workdir)
+  assert again == seconds and rescored == pytest.approx(scores)
+  with open(result_path) as f:
+    result = json.load(f)
+  del result["scores"]["code_purity"]
   with open(result_path, "w") as f:
     json.dump(result, f)
   rescored, again = bench.score_run(config, workdir)

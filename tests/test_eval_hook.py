@@ -2,6 +2,7 @@
 import json
 import os
 
+import jax
 import numpy as np
 import pytest
 
@@ -49,10 +50,27 @@ def test_eval_samples_take_generates_default_labels_batch_by_batch(smoke_config)
   from jgan.eval.hook import sample_labels
   smoke_config.model.info_codes = 10
   gan = tasks.make_task(smoke_config, (28, 28, 1))
-  labels = sample_labels(gan, 300)
+  labels = sample_labels(gan, 0, 300)
   np.testing.assert_array_equal(labels, np.concatenate([np.arange(256) % 10, np.arange(44) % 10]))
   smoke_config.model.info_codes = 0
-  assert sample_labels(tasks.make_task(smoke_config, (28, 28, 1)), 300) is None
+  assert sample_labels(tasks.make_task(smoke_config, (28, 28, 1)), 0, 300) is None
+
+
+def test_stacked_mnist_is_scored_on_independent_draws_of_the_codes():
+  """VEEGAN/PacGAN score independent samples of G: Stacked MNIST's codes are drawn at random, as in training, so
+  the mode counts are not evened out by the grid's labels (each value equally often); other metrics keep those."""
+  from experiments.configs import stacked_mnist
+  from jgan import tasks
+  from jgan.core import rng
+  from jgan.eval.api import score_labels
+  gan = tasks.make_task(stacked_mnist.get_config("smoke"), (28, 28, 3))
+  key = jax.random.key(3)
+  drawn = score_labels(gan, ("stacked_mnist", "code_purity"), 26_000, key)
+  np.testing.assert_array_equal(drawn, np.asarray(gan.fake_labels(rng.named(key, "labels"), 26_000)))
+  counts = np.bincount(drawn, minlength=1000)
+  assert counts.min() < 20 and counts.max() > 32   # Poisson(26) spread, not 26 each
+  shown = score_labels(gan, ("code_purity",), 26_000, key)
+  assert np.bincount(shown, minlength=1000).tolist() == [26] * 1000
 
 
 def test_code_purity_needs_a_run_with_a_code(smoke_config, tmp_path, monkeypatch):

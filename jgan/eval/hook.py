@@ -140,13 +140,14 @@ class EvalHook(Hook):
       self.best.close()
 
 
-def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable[[Any], np.ndarray]:
-  """state -> uint8 (num, H, W, C) samples of G from latents (and noise) fixed by `seed`."""
+def make_sample_fn(task, seed: int, num: int, batch_size: int = 256, metrics=()) -> Callable[[Any], np.ndarray]:
+  """state -> uint8 (num, H, W, C) samples of G from latents (and noise, and codes: `sample_labels`) fixed by
+  `seed`."""
   if not isinstance(task, Generative):
     raise UserError("config.eval needs a generative task (one with generate); this task has none")
   key = rng.named(jax.random.key(seed), "eval")
   z = np.asarray(task.latents(key, num))
-  labels = sample_labels(task, num, batch_size)
+  labels = sample_labels(task, seed, num, batch_size, metrics)
   sampling_state = jax.jit(lambda state: task.sampling_state(state, rng.named(key, "recalibrate")))
   noise = lambda i: jax.random.fold_in(rng.named(key, "noise"), i)
   if labels is None:
@@ -162,12 +163,13 @@ def make_sample_fn(task, seed: int, num: int, batch_size: int = 256) -> Callable
   return sample_fn
 
 
-def sample_labels(task, num: int, batch_size: int = 256) -> np.ndarray | None:
-  """int (num,) the class codes of `make_sample_fn`'s samples (None for an unconditional task): each batch of
-  `batch_size` takes `shown_labels` from 0, as `generate`'s default did before the labels were explicit."""
+def sample_labels(task, seed: int, num: int, batch_size: int = 256, metrics=()) -> np.ndarray | None:
+  """int (num,) the class codes of `make_sample_fn`'s samples (None for an unconditional task): for Stacked MNIST
+  uniform draws, otherwise `shown_labels` from 0 in every batch of `batch_size`, as `generate` picked them by
+  itself before the labels were explicit (`jgan.eval.api.score_labels`; the key is the eval seed's)."""
   if not getattr(task, "num_classes", 0):
     return None
-  return np.concatenate([np.asarray(task.shown_labels(min(batch_size, num - i))) for i in range(0, num, batch_size)])
+  return evaluate_lib.score_labels(task, metrics, num, rng.named(jax.random.key(seed), "eval"), batch_size)
 
 
 def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
@@ -182,13 +184,14 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
   if e.num_samples < 2:
     raise UserError(f"config.eval.num_samples={e.num_samples}: need at least 2 samples")
   extractor, reference, identity, codes = None, None, None, None
-  if "code_purity" in evaluate_lib.parse_metrics(e.metrics):
+  metrics = evaluate_lib.parse_metrics(e.metrics)
+  if "code_purity" in metrics:
     if not getattr(task, "num_classes", 0):
       raise UserError("config.eval.metrics has code_purity, but this run draws no class code: set "
                       "model.info_codes (InfoGAN) or train a class-conditional model, or drop code_purity")
-    codes = {"labels": sample_labels(task, e.num_samples), "num_classes": task.num_classes,
-             "code_groups": getattr(task, "code_groups", 1)}
-  if evaluate_lib.feature_metrics(evaluate_lib.parse_metrics(e.metrics)):
+    codes = {"labels": sample_labels(task, config.seed, e.num_samples, metrics=metrics),
+             "num_classes": task.num_classes, "code_groups": getattr(task, "code_groups", 1)}
+  if evaluate_lib.feature_metrics(metrics):
     # Only the feature metrics need an extractor and reference images: Stacked MNIST alone on RGB stacks
     # would otherwise run Inception over 10,000 training images (about 25 minutes on a 2-core CPU) for nothing.
     extractor_name = evaluate_lib.default_extractor(config.data) if e.extractor == "auto" else e.extractor
@@ -199,6 +202,7 @@ def make_eval_hook(config, workdir: str, task, source, writer=None) -> EvalHook:
     identity = {"name": source.name, "fingerprint": source.fingerprint, "num": int(num_ref),
                 "shape": list(reference.shape[1:]), "sha256": provenance.array_sha256(reference)}
   best = BestCheckpoint(os.path.join(workdir, BEST_DIR), e.best_metric) if e.best_metric else None
-  return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples), reference, identity, extractor,
+  return EvalHook(e.every_steps, make_sample_fn(task, config.seed, e.num_samples, metrics=metrics), reference,
+                  identity, extractor,
                   e.metrics, os.path.join(workdir, workdir_lib.METRICS_FILE), writer, best, config.seed,
                   e.batch_size or None, codes=codes)
