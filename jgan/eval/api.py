@@ -128,12 +128,9 @@ def code_purity_scores(images: np.ndarray, labels, num_classes: int, code_groups
   if images.ndim != 4 or images.shape[-1] != code_groups or labels.shape != images.shape[:1]:
     raise UserError(f"code_purity reads one code per channel: got {code_groups} codes for images of shape "
                     f"{images.shape} and labels of shape {labels.shape}")
-  if code_groups == 3 and images.shape[1:3] == (32, 32):   # the 32 px Stacked-MNIST layout: 28 px digits padded by 2
-    images = images[:, 2:30, 2:30]
-  n = images.shape[0]
   lenet = features_lib.get("lenet-mnist")
-  channels = np.concatenate([images[..., g:g + 1] for g in range(code_groups)])   # channel-major
-  digits = _class_ids(lenet(channels, batch_size=batch_size, with_logits=True)["logits"]).reshape(code_groups, n).T
+  digits = stacked_mnist.channel_digits(
+      images, lambda x: _class_ids(lenet(x, batch_size=batch_size, with_logits=True)["logits"]))
   codes = np.asarray(code_digits(jnp.asarray(labels), base, code_groups))
   if code_groups == 1:
     return classes.code_purity(codes[:, 0], digits[:, 0], base, lenet.num_classes)

@@ -149,11 +149,9 @@ def make_sample_fn(task, seed: int, num: int, batch_size: int = 256, metrics=())
   z = np.asarray(task.latents(key, num))
   labels = sample_labels(task, seed, num, batch_size, metrics)
   sampling_state = jax.jit(lambda state: task.sampling_state(state, rng.named(key, "recalibrate")))
-  noise = lambda i: jax.random.fold_in(rng.named(key, "noise"), i)
-  if labels is None:
-    generate = jax.jit(lambda state, z, y, i: task.generate(state, z, key=noise(i))[0])
-  else:
-    generate = jax.jit(lambda state, z, y, i: task.generate(state, z, labels=y, key=noise(i))[0])
+  # labels=None (static under jit) is generate's own default: unconditional tasks take none.
+  generate = jax.jit(lambda state, z, y, i: task.generate(
+      state, z, labels=y, key=jax.random.fold_in(rng.named(key, "noise"), i))[0])
 
   def sample_fn(state):
     state = sampling_state(state)

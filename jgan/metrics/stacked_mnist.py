@@ -44,13 +44,19 @@ def stacked_mnist_metrics(images, classify: Callable[[np.ndarray], np.ndarray]) 
     raise UserError(f"Stacked MNIST needs uint8 (N, H, W, 3) images, got {images.dtype} {images.shape}")
   if images.shape[0] == 0:
     raise UserError("Stacked MNIST: the sample set is empty")
-  if images.shape[1:3] == (32, 32):   # the 32 px layout of jgan.data.stacked: 28 px digits padded by 2
-    images = images[:, 2:30, 2:30]
-  n = images.shape[0]
-  # One classifier pass over all channels at once: (N, H, W, 3) -> (3N, H, W, 1), channel-major.
-  channels = np.concatenate([images[..., c:c + 1] for c in range(3)])
-  digits = np.asarray(classify(channels)).reshape(3, n).T
+  digits = channel_digits(images, classify)
   return {**mode_metrics(modes_from_digits(digits)), **channel_metrics(digits)}
+
+
+def channel_digits(images: np.ndarray, classify: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+  """uint8 (N, H, W, C) -> int (N, C): `classify`'s digit for each channel, in one pass over all channels
+  ((N, H, W, C) -> (C N, H, W, 1), channel-major). Three-channel 32x32 images are the 32 px layout of
+  jgan.data.stacked (28 px digits padded by 2) and are centre-cropped to 28 px first."""
+  if images.shape[-1] == 3 and images.shape[1:3] == (32, 32):
+    images = images[:, 2:30, 2:30]
+  n, c = images.shape[0], images.shape[-1]
+  channels = np.concatenate([images[..., g:g + 1] for g in range(c)])
+  return np.asarray(classify(channels)).reshape(c, n).T
 
 
 def channel_metrics(channel_digits: np.ndarray) -> dict:
