@@ -120,6 +120,8 @@ def base_config() -> ml_collections.ConfigDict:
       augment="",                        # DiffAugment policy, e.g. "color,translation,cutout"; "" = off
       acgan_weight=1.0,                  # weight of ACGAN's class loss when model.acgan
       info_weight=1.0,                   # InfoGAN's lambda: weight of the code's mutual-information term
+      info_augment="",                   # InfoGAN: augmentation policy of the view Q reads the codes from
+                                         # (e.g. "stroke,affine"; D's verdict stays on plain fakes); "" = off
       pack=1,                            # PacGAN: D scores groups of `pack` examples; 1 = off
       reuse_fake=True,                   # G's update reuses the last D update's fake batch and G forward
                                          # (one G forward per step, as PyTorch's DCGAN loop); False: fresh z

@@ -274,3 +274,46 @@ def test_conditional_config_on_unlabelled_or_wider_data_fails_with_one_line(smok
   tasks.check_labels(smoke_config, source(10))          # as many classes: fine
   smoke_config.model.num_classes = 0
   tasks.check_labels(smoke_config, source(0))           # unconditional: labels are not needed
+
+
+def test_stroke_blends_towards_scipys_grey_dilation_or_erosion():
+  """stroke: x + |t| (dilate3x3(x) - x) for t > 0, erosion for t < 0, t ~ U[-1, 1) per example and channel."""
+  from scipy import ndimage
+  x = RNG.uniform(-1, 1, size=(4, 7, 6, 3)).astype(np.float32)
+  key = jax.random.key(3)
+  out = np.asarray(augment.stroke(jnp.asarray(x), key))
+  t = np.asarray(jax.random.uniform(key, (4, 1, 1, 3), jnp.float32, -1.0, 1.0))
+  assert (t > 0).any() and (t < 0).any()
+  for b in range(4):
+    for c in range(3):
+      grow = t[b, 0, 0, c] > 0
+      target = (ndimage.grey_dilation if grow else ndimage.grey_erosion)(x[b, ..., c], size=(3, 3), mode="nearest")
+      want = x[b, ..., c] + abs(t[b, 0, 0, c]) * (target - x[b, ..., c])
+      np.testing.assert_allclose(out[b, ..., c], want, atol=1e-6)
+
+
+def test_affine_matches_scipys_affine_transform_with_the_drawn_parameters():
+  """affine: output pixel p (centred) reads the input at S^-1 (p - shift - shear * p_row e_col), bilinear, -1
+  outside: the same warp by scipy.ndimage.affine_transform; zero parameters leave the image as it is."""
+  from scipy import ndimage
+
+  from jgan.core import rng
+  x = RNG.uniform(-1, 1, size=(3, 9, 8, 2)).astype(np.float32)
+  key = jax.random.key(4)
+  out = np.asarray(augment.affine(jnp.asarray(x), key))
+  shears = np.asarray(jax.random.uniform(rng.named(key, "shear"), (3, 2), jnp.float32, -0.3, 0.3))
+  scales = 1 + np.asarray(jax.random.uniform(rng.named(key, "scale"), (3, 2, 2), jnp.float32, -0.1, 0.1))
+  shifts = np.asarray(jax.random.uniform(rng.named(key, "shift"), (3, 2, 2), jnp.float32, -0.1, 0.1)) * [9, 8]
+  centre = np.array([4.0, 3.5])
+  for b in range(3):
+    for c in range(2):
+      (sr, sc), (hr, hc), k = scales[b, c], shifts[b, c], shears[b, c]
+      matrix = np.array([[1 / sr, 0.0], [-k / sc, 1 / sc]])
+      offset = centre - matrix @ centre - np.array([hr / sr, hc / sc])
+      want = ndimage.affine_transform(x[b, ..., c].astype(np.float64), matrix, offset, order=1,
+                                      mode="grid-constant", cval=-1.0)
+      np.testing.assert_allclose(out[b, ..., c], want, atol=1e-5)
+  still = np.asarray(augment.affine(jnp.asarray(x), key, shear=0.0, scale=0.0, shift=0.0))
+  np.testing.assert_allclose(still, x, atol=1e-6)
+  g = np.asarray(jax.grad(lambda im: jnp.sum(augment.diff_augment(im, key, ("stroke", "affine"))))(jnp.asarray(x)))
+  assert np.all(np.isfinite(g)) and np.abs(g).sum() > 0

@@ -108,6 +108,44 @@ def test_continuous_codes_are_the_first_entries_of_z_and_q_regresses_them(info_c
   np.testing.assert_allclose(float(moved_loss) - float(base_loss), delta, rtol=1e-4, atol=1e-5)
 
 
+def test_q_reads_the_codes_from_its_augmented_view_and_d_judges_the_plain_fakes(info_config):
+  """info_augment: the code term is lambda * CE(Q(q_augment(G(z, c))), c) in D's and G's losses, D's verdict
+  unchanged; an identity view gives the update without one."""
+  from jgan.core import rng
+  from jgan.tasks.state import split_logits
+  info_config.train.info_weight = 2.5
+  gan = tasks.make_task(info_config, (16, 16, 1))
+  assert gan.q_augment is None
+  blank = gan.__class__(**{**gan.__dict__, "q_augment": lambda x, key: jnp.zeros_like(x)})
+  plain = gan.__class__(**{**gan.__dict__, "acgan_weight": 0.0})
+  state = gan.init(jax.random.key(0), jnp.zeros((1, 16, 16, 1)))
+  batch, key = _batch(np.arange(16) % 4), jax.random.key(2)
+  _, metrics, kept = blank._d_update(state, batch["x"], batch["label"], key, keep_for_g=True)
+  without = plain._d_update(state, batch["x"], batch["label"], key)[1]
+  codes = gan.fake_labels(rng.named(key, "d_labels"), 16)
+  # Q's view is all zeros here: its logits come from D in training mode on a zero batch.
+  zeros_out, _ = gan.apply_d(state.params["d"], state.batch_stats["d"], jnp.zeros((16, 16, 16, 1)), codes, True)
+  q_logits = np.asarray(split_logits(zeros_out)[1], np.float64)
+  log_q = q_logits - np.log(np.exp(q_logits).sum(-1, keepdims=True))
+  code_term = -2.5 * np.mean(log_q[np.arange(16), np.asarray(codes)])
+  np.testing.assert_allclose(float(metrics["d_loss"]) - float(without["d_loss"]), code_term, rtol=1e-4, atol=1e-5)
+  assert float(metrics["d_real"]) == float(without["d_real"]) and float(metrics["d_fake"]) == float(without["d_fake"])
+  fake, fake_y, z, _ = kept
+  d_params, d_stats = state.params["d"], state.batch_stats["d"]
+  g_blank = blank._g_loss(d_params, d_stats, fake, fake_y, z, key, state.step)[0]
+  g_plain = plain._g_loss(d_params, d_stats, fake, fake_y, z, key, state.step)[0]
+  np.testing.assert_allclose(float(g_blank) - float(g_plain), code_term, rtol=1e-4, atol=1e-5)
+  same = gan.__class__(**{**gan.__dict__, "q_augment": lambda x, key: x})
+  step_none, step_same = jax.jit(gan.train_step), jax.jit(same.train_step)
+  new_none, m_none = step_none(state, batch, jax.random.key(5))
+  new_same, m_same = step_same(state, batch, jax.random.key(5))
+  np.testing.assert_allclose(float(m_same["d_loss"]), float(m_none["d_loss"]), rtol=1e-5)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6),
+               new_same.params, new_none.params)
+  info_config.train.info_augment = "stroke,affine"
+  assert tasks.make_task(info_config, (16, 16, 1)).q_augment is not None
+
+
 @pytest.mark.parametrize("continuous", [0, 2])
 def test_q_learns_to_read_the_code(info_config, continuous):
   """Seeded, 80 steps: the mutual-information term makes G's code readable well above chance (1/4), and
@@ -218,6 +256,12 @@ def test_info_weight_without_a_code_and_pack_with_a_code_fail(info_config):
     tasks.validate(info_config)
   info_config.train.pack, info_config.model.info_codes, info_config.train.info_weight = 1, 0, 2.0
   with pytest.raises(UserError, match="info_weight weighs InfoGAN"):
+    tasks.validate(info_config)
+  info_config.train.info_weight, info_config.train.info_augment = 1.0, "stroke"
+  with pytest.raises(UserError, match="info_augment augments the view InfoGAN's Q reads"):
+    tasks.validate(info_config)
+  info_config.model.info_codes, info_config.train.info_augment = 4, "stroke,slant"
+  with pytest.raises(UserError, match="config.train.info_augment: unknown DiffAugment policy 'slant'"):
     tasks.validate(info_config)
 
 

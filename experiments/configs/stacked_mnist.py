@@ -46,7 +46,9 @@ def _recipe(config) -> None:
   0.082 and 0.071, whose codes half hold: 0.059 +- 0.025 over five seeds.) A code weight of 0.01 gives
   0.059 +- 0.002 (code_purity 0.32-0.40): the same mean, steadier, and no better than no code term at all
   (weight 0: 0.056 and 0.064 on seeds 1 and 0). On seed 1, whose third code took the
-  strokes' style, z of 16, three continuous codes and DiffAugment did not help.
+  strokes' style, z of 16, three continuous codes and DiffAugment did not help; nor did decaying rates
+  (seeds 1 and 3: 0.094, 0.083). Q reading the codes from a shape-changed view (`train.info_augment=stroke,affine`)
+  lowered the half-holding seeds 1 and 3 to 0.072 and 0.063 but raised the good seeds 0 and 2 to 0.116 and 0.078.
 
   The codes are what draws the modes evenly, when they decide the digits: Q reads them back either way
   (99-100%), but with z at 100 dimensions G wrote them into the strokes' style and let z pick the digits

@@ -7,7 +7,9 @@ example (as the paper's reference code does). Images are (B, H, W, C) in
 [-1, 1]; every operation is a differentiable function of the pixels.
 
 Policies: "color" (brightness, saturation, contrast), "translation" (shift by up
-to 1/8 of the size, zero fill), "cutout" (a zeroed square of half the size).
+to 1/8 of the size, zero fill), "cutout" (a zeroed square of half the size); for
+light-on-dark digits also "stroke" (random stroke width) and "affine" (random
+slant, scale and shift per channel).
 """
 from __future__ import annotations
 
@@ -72,19 +74,58 @@ def cutout(x, key, ratio: float = 0.5):
   return x * cutout_mask(x.shape, centers, size).astype(x.dtype)
 
 
+def _max3(x):
+  """3x3 max over each pixel's neighbourhood, per channel (a Python -inf init keeps it differentiable)."""
+  return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 3, 3, 1), (1, 1, 1, 1), "SAME")
+
+
+def stroke(x, key):
+  """Random stroke width for light-on-dark images: per example and channel, t ~ U[-1, 1) blends the image
+  towards its 3x3 dilation (t > 0, strokes up to a pixel wider on each side) or erosion (t < 0)."""
+  t = jax.random.uniform(key, (x.shape[0], 1, 1, x.shape[3]), x.dtype, -1.0, 1.0)
+  target = jnp.where(t > 0, _max3(x), -_max3(-x))
+  return x + jnp.abs(t) * (target - x)
+
+
+def affine(x, key, shear: float = 0.3, scale: float = 0.1, shift: float = 0.1):
+  """A random affine warp per example and channel about the image centre, bilinear, background -1 outside:
+  horizontal shear ~ U[-shear, shear) (slant), scale 1 +- U[-scale, scale) per axis, shift up to shift * size
+  per axis. The warp is a differentiable function of the pixels (not of its parameters)."""
+  batch, height, width, channels = x.shape
+  shears = jax.random.uniform(rng.named(key, "shear"), (batch, channels), x.dtype, -shear, shear)
+  scales = 1.0 + jax.random.uniform(rng.named(key, "scale"), (batch, channels, 2), x.dtype, -scale, scale)
+  shifts = jax.random.uniform(rng.named(key, "shift"), (batch, channels, 2), x.dtype, -shift, shift) * jnp.array(
+      [height, width], x.dtype)
+  rows, cols = jnp.meshgrid(jnp.arange(height, dtype=x.dtype) - (height - 1) / 2,
+                            jnp.arange(width, dtype=x.dtype) - (width - 1) / 2, indexing="ij")
+
+  def one(image, shear_, scale_, shift_):   # image (H, W); output (r, c) (centred) reads the inverse warp's point
+    source_rows = (rows - shift_[0]) / scale_[0]
+    source_cols = (cols - shift_[1] - shear_ * rows) / scale_[1]
+    return jax.scipy.ndimage.map_coordinates(
+        image, [source_rows + (height - 1) / 2, source_cols + (width - 1) / 2], order=1, mode="constant", cval=-1.0)
+
+  warp = jax.vmap(jax.vmap(one, in_axes=(2, 0, 0, 0), out_axes=2))
+  return warp(x, shears, scales, shifts)
+
+
 POLICIES = {
     "color": (brightness, saturation, contrast),
     "translation": (translation,),
     "cutout": (cutout,),
+    # Shape changes that keep a digit's identity but not its style, for the view InfoGAN's Q reads
+    # (`train.info_augment`): a code that Q must read through them cannot sit on stroke width or slant.
+    "stroke": (stroke,),
+    "affine": (affine,),
 }
 
 
-def parse_policy(policy: str) -> tuple[str, ...]:
-  """'color,translation' -> ('color', 'translation'); UserError on an unknown name."""
+def parse_policy(policy: str, field: str = "config.train.augment") -> tuple[str, ...]:
+  """'color,translation' -> ('color', 'translation'); UserError naming `field` on an unknown name."""
   names = tuple(p.strip() for p in policy.split(",") if p.strip())
   for name in names:
     if name not in POLICIES:
-      raise UserError(f"config.train.augment: unknown DiffAugment policy {name!r}: "
+      raise UserError(f"{field}: unknown DiffAugment policy {name!r}: "
                       f"use a comma-separated subset of {', '.join(POLICIES)}")
   return names
 

@@ -148,6 +148,10 @@ class GAN:
   # InfoGAN's continuous codes: the first `info_continuous` entries of z, which Q (the last
   # `info_continuous` columns of D's class head) predicts back, weighted like the categorical code.
   info_continuous: int = 0
+  # InfoGAN: Q reads the codes from its own view of the fakes, q_augment(G(z, c)), through D's trunk in a
+  # second pass (D's verdict still comes from the plain fakes): a code Q must read through shape changes
+  # that keep a digit's identity (stroke width, slant) cannot sit on that style. None: Q reads D's pass.
+  q_augment: Callable[[jax.Array, jax.Array], jax.Array] | None = None
   noise_rngs: bool = False       # G draws randomness (StyleGAN): pass it a "noise" key
   pack: int = 1                  # > 1: D sees groups of `pack` real or fake examples (PacGAN)
   reuse_fake: bool = False       # G's update reuses the fake batch (and G's forward) of the last D update
@@ -308,6 +312,8 @@ class GAN:
       (real_logits, real_cls), (fake_logits, fake_cls) = split_logits(real_out), split_logits(fake_out)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
       if self.acgan_weight > 0:
+        if self.q_augment is not None:
+          fake_cls = self._q_view(d_params, d_stats, fake, fake_y, rng.named(key, "augment_q"))
         class_loss = self._q_loss(fake_cls, fake_y, z)
         if not self.info_code:
           class_loss = class_loss + _class_xent(real_cls, labels)
@@ -367,8 +373,14 @@ class GAN:
     else:
       loss = self.g_loss(fake_logits)
     if self.acgan_weight > 0:
+      if self.q_augment is not None:
+        fake_cls = self._q_view(d_params, d_stats, fake, fake_y, rng.named(key, "augment_q_g"))
       loss = loss + self.acgan_weight * self._q_loss(fake_cls, fake_y, z)
     return loss, fake_logits
+
+  def _q_view(self, d_params, d_stats, fake, fake_y, key):
+    """Q's logits on its augmented view of `fake` (D's running statistics untouched)."""
+    return split_logits(self.apply_d(d_params, d_stats, self.q_augment(fake, key), fake_y, True)[0])[1]
 
   def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
     state = optim.apply_gradients(state, "g", grads, self.g_optimizer)
@@ -532,6 +544,10 @@ def validate_gan(config) -> None:
   if m.info_continuous > m.latent_dim:
     raise UserError(f"config.model.info_continuous={m.info_continuous} codes are entries of z: "
                     f"use at most config.model.latent_dim={m.latent_dim}")
+  if t.info_augment and not m.info_codes:
+    raise UserError("config.train.info_augment augments the view InfoGAN's Q reads: set config.model.info_codes, "
+                    "or leave it empty")
+  augment.parse_policy(t.info_augment, "config.train.info_augment")
   if not t.info_weight >= 0:
     raise UserError(f"config.train.info_weight={t.info_weight!r} must be >= 0")
   if t.info_weight != 1.0 and not m.info_codes:
@@ -551,17 +567,22 @@ def validate_gan(config) -> None:
                       f"are a multiple of config.model.mbstd_group={m.mbstd_group}")
 
 
+def _augmenter(policy: str, field: str = "config.train.augment"):
+  """fn(x, key) -> x applying a DiffAugment policy string, or None for ""."""
+  names = augment.parse_policy(policy, field)
+  return functools.partial(augment.diff_augment, policy=names) if names else None
+
+
 def game_fields(config) -> dict:
   """The GAN fields shared by every task built on it (optimizers, losses, stabilisers)."""
   t, m = config.train, config.model
   d_loss, g_loss = losses.get_losses(t.loss)
-  policy = augment.parse_policy(t.augment)
   d_optimizer = optim.make_optimizer(t, t.d_lr, t.n_critic, lazy_ratio=optim.lazy_regularization_ratio(t))
   return dict(
       latent_dim=m.latent_dim, g_optimizer=optim.make_optimizer(t, t.g_lr), d_optimizer=d_optimizer,
       d_loss=d_loss, g_loss=g_loss, n_critic=t.n_critic, label_smoothing=t.label_smoothing,
       d_penalties=optim.d_penalties(t), d_clip=t.clip, ema_decay=t.ema_decay, ema_warmup=bool(t.ema_warmup),
-      augment=functools.partial(augment.diff_augment, policy=policy) if policy else None,
+      augment=_augmenter(t.augment),
       pack=t.pack)
 
 
@@ -576,12 +597,13 @@ def make_gan(config, element_shape) -> GAN:
              info_code=bool(m.info_codes), code_groups=m.info_groups if m.info_codes else 1,
              info_continuous=m.info_continuous,   # validate_gan: only with info_codes
              noise_rngs=factory.spec(m.name).draws_noise, reuse_fake=config.train.reuse_fake,
-             g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps)
+             g_topk=config.train.g_topk, g_topk_steps=config.train.g_topk_steps,
+             q_augment=_augmenter(t.info_augment, "config.train.info_augment"))
 
 
 base.register(base.TaskSpec(
     name="gan", build=make_gan, validate=validate_gan,
     fields=GAME_FIELDS | {"train.gp_weight", "train.r1_gamma", "train.r1_every", "train.augment",
-                          "train.acgan_weight", "train.info_weight", "train.pack", "train.reuse_fake", "train.g_topk",
-                          "train.g_topk_steps"},
+                          "train.acgan_weight", "train.info_weight", "train.info_augment", "train.pack",
+                          "train.reuse_fake", "train.g_topk", "train.g_topk_steps"},
     conditional=True))
