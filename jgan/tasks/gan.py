@@ -312,7 +312,7 @@ class GAN:
       (real_logits, real_cls), (fake_logits, fake_cls) = split_logits(real_out), split_logits(fake_out)
       loss = self.d_loss(real_logits, fake_logits, self.label_smoothing)
       if self.acgan_weight > 0:
-        if self.q_augment is not None:
+        if self.q_augment is not None:   # from here on fake_cls, and so q_code_acc, is Q's reading of its view
           fake_cls = self._q_view(d_params, d_stats, fake, fake_y, rng.named(key, "augment_q"))
         class_loss = self._q_loss(fake_cls, fake_y, z)
         if not self.info_code:
@@ -379,7 +379,8 @@ class GAN:
     return loss, fake_logits
 
   def _q_view(self, d_params, d_stats, fake, fake_y, key):
-    """Q's logits on its augmented view of `fake` (D's running statistics untouched)."""
+    """Q's logits on its augmented view of `fake`, the images D judges (after DiffAugment, if any); D's running
+    statistics untouched."""
     return split_logits(self.apply_d(d_params, d_stats, self.q_augment(fake, key), fake_y, True)[0])[1]
 
   def _finish_g_update(self, state: GANState, loss, grads, fake_logits, g_stats):
